@@ -1,0 +1,1 @@
+"""Throughput and latency figures: ``make bench`` (``python -m benchmarks``)."""

@@ -1,0 +1,5 @@
+import sys
+
+from shieldwall.cli import main
+
+sys.exit(main())

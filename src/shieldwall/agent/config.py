@@ -1,0 +1,223 @@
+"""The agent's configuration file (TOML), validated at start-up.
+
+```toml
+[agent]
+name = "web-1"
+hub = "http://10.0.0.1:8470"
+key = "/etc/shieldwall/web-1.key"
+data = "/var/lib/shieldwall"           # outbox and log positions
+addresses = ["192.0.2.10"]             # this member's own addresses: never blocked
+
+[[sources]]
+path = "/var/log/auth.log"             # or: journald = ["_SYSTEMD_UNIT=ssh.service"]
+
+[detect]                               # thresholds per scenario (see docs/detection.md)
+[enforcer]                             # backend = "nftables" | "ipset" | "file" | "dryrun"
+[policy]                               # local policy (see docs/enforcement.md)
+```
+Every error names the key, the bad value and what to write instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import socket
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from shieldwall.agent.detect.config import DetectConfig, load_config
+from shieldwall.agent.policy import Policy, load_policy
+from shieldwall.core.addresses import normalise, parse_network
+
+SECTIONS = {"agent", "sources", "detect", "enforcer", "policy"}
+AGENT_KEYS = {
+    "name",
+    "hub",
+    "key",
+    "data",
+    "addresses",
+    "poll_interval",
+    "batch_size",
+    "ca",
+    "resync_interval",
+}
+SOURCE_KEYS = {"path", "journald", "from_start"}
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    path: Path | None = None
+    journald: tuple[str, ...] | None = None
+    from_start: bool = False
+
+    @property
+    def label(self) -> str:
+        return (
+            str(self.path) if self.path is not None else "journald:" + " ".join(self.journald or ())
+        )
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    name: str
+    hub: str
+    key: Path
+    data: Path
+    addresses: tuple[str, ...]
+    sources: tuple[SourceConfig, ...]
+    detect: DetectConfig
+    enforcer: Mapping[str, Any]
+    policy: Policy
+    poll_interval: float = 0.1
+    batch_size: int = 1000
+    ca: Path | None = None
+    resync_interval: float = 6 * 3600.0
+
+
+def _unknown(keys: set[str], known: set[str], where: str) -> None:
+    for key in sorted(keys - known):
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(known))}"
+        raise ValueError(f"{where}: unknown key {key!r}: {hint}")
+
+
+def _text(section: Mapping[str, Any], key: str, where: str, example: str) -> str:
+    value = section.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{where}.{key} = {value!r} must be a non-empty string, e.g. {example!r}")
+    return value
+
+
+def hub_addresses(url: str) -> tuple[str, ...]:
+    """The hub's IP addresses, so that no decision can cut a member off from it."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return ()
+    return tuple(sorted({str(info[4][0]).split("%")[0] for info in infos}))
+
+
+def parse_config(data: Mapping[str, Any], source: str, base: Path) -> AgentConfig:
+    _unknown(set(data), SECTIONS, source)
+    agent = data.get("agent")
+    if not isinstance(agent, Mapping):
+        raise ValueError(f"{source}: missing [agent] section with name, hub, key and data")
+    where = f"{source}: [agent]"
+    _unknown(set(agent), AGENT_KEYS, where)
+    name = _text(agent, "name", where, "web-1")
+    hub = _text(agent, "hub", where, "http://127.0.0.1:8470")
+    if not hub.startswith(("http://", "https://")):
+        raise ValueError(f"{where}.hub = {hub!r} must be an http:// or https:// URL")
+    key = base / _text(agent, "key", where, "/etc/shieldwall/member.key")
+    data_dir = base / _text(agent, "data", where, "/var/lib/shieldwall")
+    raw_addresses = agent.get("addresses", [])
+    if not isinstance(raw_addresses, list):
+        raise ValueError(f"{where}.addresses must be a list of IP addresses or CIDR ranges")
+    addresses = []
+    for item in raw_addresses:
+        try:
+            addresses.append(normalise(parse_network(item))[0])
+        except ValueError as exc:
+            raise ValueError(f"{where}.addresses: {exc}") from None
+    ca = None
+    if "ca" in agent:
+        ca = base / _text(agent, "ca", where, "/etc/shieldwall/hub-ca.pem")
+        if not ca.is_file():
+            raise ValueError(
+                f"{where}.ca = {str(ca)!r} does not exist: give the hub's CA certificate (PEM)"
+            )
+    poll = agent.get("poll_interval", 0.1)
+    if not isinstance(poll, (int, float)) or isinstance(poll, bool) or not 0.01 <= poll <= 60:
+        raise ValueError(f"{where}.poll_interval = {poll!r} must be seconds between 0.01 and 60")
+    batch = agent.get("batch_size", 1000)
+    if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= 10_000:
+        raise ValueError(f"{where}.batch_size = {batch!r} must be an integer from 1 to 10000")
+
+    resync = agent.get("resync_interval", 6 * 3600)
+    if (
+        not isinstance(resync, (int, float))
+        or isinstance(resync, bool)
+        or not 10 <= resync <= 86400
+    ):
+        raise ValueError(
+            f"{where}.resync_interval = {resync!r} must be seconds between 10 and 86400"
+        )
+
+    sources = []
+    raw_sources = data.get("sources", [])
+    if not isinstance(raw_sources, list):
+        raise ValueError(f"{source}: sources must be written as [[sources]] tables")
+    for i, item in enumerate(raw_sources):
+        swhere = f"{source}: [[sources]] #{i + 1}"
+        if not isinstance(item, Mapping):
+            raise ValueError(f"{swhere} must be a table with 'path' or 'journald'")
+        _unknown(set(item), SOURCE_KEYS, swhere)
+        if ("path" in item) == ("journald" in item):
+            raise ValueError(
+                f"{swhere} needs exactly one of 'path' (a log file) or 'journald' (matches)"
+            )
+        from_start = item.get("from_start", False)
+        if not isinstance(from_start, bool):
+            raise ValueError(f"{swhere}.from_start = {from_start!r} must be true or false")
+        if "path" in item:
+            sources.append(
+                SourceConfig(
+                    path=base / _text(item, "path", swhere, "/var/log/auth.log"),
+                    from_start=from_start,
+                )
+            )
+        else:
+            matches = item["journald"]
+            if not isinstance(matches, list) or not all(isinstance(m, str) for m in matches):
+                raise ValueError(
+                    f"{swhere}.journald must be a list of journalctl matches, e.g. ['_SYSTEMD_UNIT=ssh.service']"
+                )
+            sources.append(SourceConfig(journald=tuple(matches), from_start=from_start))
+
+    try:
+        detect = load_config(data.get("detect"))
+        policy = load_policy(
+            data.get("policy"), member=name, own_addresses=addresses, hubs=hub_addresses(hub)
+        )
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None
+    enforcer = data.get("enforcer", {"backend": "dryrun"})
+    if not isinstance(enforcer, Mapping):
+        raise ValueError(f"{source}: [enforcer] must be a table with a 'backend'")
+    enforcer = dict(enforcer)
+    if isinstance(enforcer.get("path"), str):
+        enforcer["path"] = str(base / enforcer["path"])  # relative to the config file
+    return AgentConfig(
+        name=name,
+        hub=hub,
+        key=key,
+        data=data_dir,
+        addresses=tuple(addresses),
+        sources=tuple(sources),
+        detect=detect,
+        enforcer=enforcer,
+        policy=policy,
+        poll_interval=float(poll),
+        batch_size=batch,
+        ca=ca,
+        resync_interval=float(resync),
+    )
+
+
+def load_agent_config(path: Path) -> AgentConfig:
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise ValueError(f"config file {str(path)!r} does not exist: check --config") from None
+    except OSError as exc:
+        raise ValueError(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc})") from None
+    return parse_config(data, str(path), Path(path).resolve().parent)

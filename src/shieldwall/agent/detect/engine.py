@@ -1,0 +1,149 @@
+"""The detection engine: bytes in, offences out, no I/O and no clock.
+
+``feed(chunk, now)`` takes a chunk of complete log lines (any mix of sshd, nginx,
+postfix, dovecot, ...). Each enabled scenario scans the whole chunk with its literal-led
+finder regex, so lines that concern no scenario cost nothing in Python; a hit line is
+checked and its source address counted in the scenario's leaky bucket.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shieldwall.agent.detect.buckets import BucketTable, Offence
+from shieldwall.agent.detect.config import DetectConfig
+from shieldwall.agent.detect.finders import MAX_SCENARIOS, SHIFT, hit_lines
+from shieldwall.agent.detect.scenarios import ACCESS, SCENARIOS, AccessExtract, SyslogExtract
+from shieldwall.agent.detect.timestamps import StampReader
+
+_Plan = tuple[
+    str, "re.Pattern[bytes] | None", "Callable[[re.Match[bytes]], bool] | None", BucketTable
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One log line a scenario matched (kept only when ``record_events`` is set)."""
+
+    line: int
+    scenario: str
+    source: str  # as written in the log; normalised in the Offence
+    time: float
+
+
+class DetectionEngine:
+    def __init__(self, config: DetectConfig | None = None, *, record_events: bool = False) -> None:
+        self.config = config or DetectConfig()
+        enabled = self.config.enabled
+        per_table = max(16, self.config.max_buckets // max(1, len(enabled)))
+        self._scenarios = [SCENARIOS[name] for name in enabled]
+        self._tables = {
+            name: BucketTable(
+                name,
+                self.config.thresholds[name].capacity,
+                self.config.thresholds[name].leak_rate,
+                per_table,
+            )
+            for name in enabled
+        }
+        self._finders = [s.finder for s in self._scenarios]
+        # per scenario: name, syslog regex or None, access check or None, bucket table
+        self._plans: list[_Plan] = [
+            (
+                s.name,
+                s.extract.pattern if isinstance(s.extract, SyslogExtract) else None,
+                s.extract.check if isinstance(s.extract, AccessExtract) else None,
+                self._tables[s.name],
+            )
+            for s in self._scenarios
+        ]
+        if len(self._plans) > MAX_SCENARIOS:
+            raise ValueError(
+                f"{len(self._plans)} scenarios enabled: the engine handles {MAX_SCENARIOS}"
+            )
+        self._stamps = StampReader()
+        self.record_events = record_events
+        self.events: list[Event] = []
+        self.lines = 0
+        self.hits = 0
+
+    @property
+    def buckets(self) -> int:
+        return sum(len(t) for t in self._tables.values())
+
+    def feed(self, chunk: bytes, now: float, first_line: int | None = None) -> list[Offence]:
+        """Process complete lines; line numbers continue from the previous chunk."""
+        base = self.lines if first_line is None else first_line - 1
+        offences: list[Offence] = []
+        # Every scenario finds its hit lines with C-speed scans. A hit is one int,
+        # ``start << SHIFT | scenario``, so one integer sort puts them in line order (and a
+        # line several scenarios hit in scenario order); then one pass counts line
+        # numbers, and reads each hit line's stamp and access-log fields once.
+        ends: dict[int, int] = {}
+        keys: list[int] = []
+        for index, finder in enumerate(self._finders):
+            hit_lines(finder, chunk, index, keys, ends)
+        keys.sort()
+        plans = self._plans
+        record = self.record_events
+        events = self.events
+        stamps = self._stamps
+        access_match = ACCESS.match
+        count = chunk.count
+        counted = 0
+        number = base + 1  # line number of the line starting at ``counted``
+        line = b""
+        am: re.Match[bytes] | None = None
+        parsed = False  # ``am`` is the ACCESS match of ``line``
+        when_line: float | None = None
+        stamped = False  # ``when_line`` is the syslog stamp of ``line``
+        hits = 0
+        for key in keys:
+            start = key >> SHIFT
+            if start != counted or not line:
+                if start != counted:
+                    number += count(b"\n", counted, start)
+                    counted = start
+                line = chunk[start : ends[start]]
+                parsed = stamped = False
+            name, pattern, check, table = plans[key & MASK]
+            if pattern is not None:  # a syslog line
+                m = pattern.search(line)
+                if m is None:
+                    continue
+                source = m.group(1)
+                if not source:
+                    source = next((g for g in m.groups() if g), None)
+                    if source is None:
+                        continue
+                if not stamped:
+                    when_line = stamps.syslog(line, now)
+                    stamped = True
+                when = now if when_line is None else when_line
+            else:
+                if not parsed:
+                    am = access_match(line)
+                    parsed = True
+                if am is None or check is None or not check(am):
+                    continue
+                source = am.group("ip")
+                stamp = stamps.access(am.group("ts"))
+                when = now if stamp is None else stamp
+            if source[:7] in _MAPPED and b"." in source:
+                source = source[7:]  # IPv4-mapped IPv6: the IPv4 attacker
+            hits += 1
+            if record:
+                events.append(Event(number, name, source.decode("ascii", "replace"), when))
+            offence = table.add(source, when, number)
+            if offence is not None:
+                offences.append(offence)
+        self.hits += hits
+        newlines = chunk.count(b"\n")
+        self.lines = base + newlines + (1 if chunk and chunk[-1:] != b"\n" else 0)
+        return offences
+
+
+_MAPPED = (b"::ffff:", b"::FFFF:")
+MASK = MAX_SCENARIOS - 1

@@ -1,0 +1,314 @@
+"""Log sources: follow files as ``tail -F`` does, read journald, replay old files.
+
+Sources yield *bytes chunks of complete lines*: that is what the detection engines
+eat. A partial last line is held back until its newline arrives. A follower's
+:class:`Position` (inode + offset) can be saved and handed back after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+CHUNK = 1 << 20
+MAX_LINE = 1 << 16  # a "line" longer than this is cut: hostile input cannot grow memory
+
+
+def replay_chunks(path: Path | str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+    """Chunks of complete lines from an existing file (gzip when it ends in .gz)."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        rest = b""
+        while True:
+            data = fh.read(chunk_size)
+            if not data:
+                break
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            if cut == 0 and len(data) < MAX_LINE:
+                rest = data
+                continue
+            if cut == 0:
+                cut = len(data)
+            rest = data[cut:]
+            yield data[:cut]
+        if rest:
+            yield rest + b"\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a follower is: resume with ``FileFollower(path, position=...)``."""
+
+    inode: int
+    offset: int
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class FileFollower:
+    """``tail -F`` for one path: survives rename rotation, copytruncate, late creation.
+
+    ``poll()`` does one non-blocking step and returns the new complete lines (bytes);
+    ``async for chunk in follower`` polls every ``poll_interval`` seconds.
+    ``from_start`` reads an existing file from its beginning (default: from its end,
+    as a daemon that starts on a busy log does); a saved ``position`` wins over both.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        poll_interval: float = 0.25,
+        from_start: bool = False,
+        position: Position | None = None,
+        sleep: Sleep = asyncio.sleep,
+        chunk_size: int = CHUNK,
+    ) -> None:
+        self.path = Path(path)
+        self.poll_interval = poll_interval
+        self._sleep = sleep
+        self._chunk = chunk_size
+        self._fh: int | None = None
+        self._inode = -1
+        self._offset = 0
+        self._partial = b""
+        self._first_open = True
+        self._from_start = from_start
+        self._resume = position
+        self.rotations = 0
+        self.truncations = 0
+        if not self._open():  # "the end" is where the log was when we started
+            self._first_open = False  # a file that appears later is read whole
+
+    @property
+    def position(self) -> Position:
+        """Offset of the first byte not yet returned (a held partial line is not counted)."""
+        return Position(self._inode, self._offset - len(self._partial))
+
+    def close(self) -> None:
+        if self._fh is not None:
+            os.close(self._fh)
+            self._fh = None
+
+    def _open(self) -> bool:
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            return False
+        st = os.fstat(fd)
+        self._fh, self._inode, self._partial = fd, st.st_ino, b""
+        if self._first_open:
+            self._first_open = False
+            resume = self._resume
+            if resume is not None and resume.inode == st.st_ino and resume.offset <= st.st_size:
+                self._offset = resume.offset
+            else:
+                self._offset = 0 if self._from_start or resume is not None else st.st_size
+        else:
+            self._offset = 0  # a file that appeared or replaced the old one: read it all
+        return True
+
+    def _read_all(self) -> bytes:
+        assert self._fh is not None
+        parts = []
+        while True:
+            data = os.pread(self._fh, self._chunk, self._offset)
+            if not data:
+                break
+            self._offset += len(data)
+            parts.append(data)
+            if sum(map(len, parts)) >= 16 * self._chunk:
+                break
+        return b"".join(parts)
+
+    def poll(self) -> bytes:
+        """New complete lines since the last call (b"" if none)."""
+        out = []
+        if self._fh is None and not self._open():
+            return b""
+        assert self._fh is not None
+        size = os.fstat(self._fh).st_size
+        if size < self._offset:  # copytruncate: the file was emptied in place
+            self.truncations += 1
+            self._offset, self._partial = 0, b""
+        out.append(self._read_all())
+        try:
+            st = os.stat(self.path)
+            replaced = st.st_ino != self._inode
+        except FileNotFoundError:
+            replaced = False  # renamed away and not yet recreated: keep reading the old one
+            st = None
+        if replaced:
+            out.append(self._read_all())  # drain what was written before the rename
+            tail = self._partial + b"".join(out)
+            self.close()
+            self.rotations += 1
+            self._open()
+            complete = self._take(tail) + (self._partial_flush())
+            return complete + self._take(self._read_all())
+        return self._take(b"".join(out))
+
+    def _partial_flush(self) -> bytes:
+        # the old file ended without a newline: its last line is complete now
+        held, self._partial = self._partial, b""
+        return held + b"\n" if held else b""
+
+    def _take(self, data: bytes) -> bytes:
+        if not data:
+            return b""
+        data = self._partial + data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0 and len(data) > MAX_LINE:
+            self._partial = b""
+            return data[:MAX_LINE] + b"\n"
+        self._partial = data[cut:]
+        return data[:cut]
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._follow()
+
+    async def _follow(self) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                chunk = self.poll()
+                if chunk:
+                    yield chunk
+                else:
+                    await self._sleep(self.poll_interval)
+        finally:
+            self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    message: str
+    unit: str
+    identifier: str
+    pid: str
+    time: float  # __REALTIME_TIMESTAMP in seconds
+    cursor: str
+    hostname: str
+
+    def syslog_line(self) -> bytes:
+        """The entry as a syslog line, so the same detectors read journald and files."""
+        stamp = time.strftime("%b %d %H:%M:%S", time.localtime(self.time))
+        ident = self.identifier or self.unit.removesuffix(".service") or "-"
+        pid = f"[{self.pid}]" if self.pid else ""
+        message = self.message.replace("\n", " ")
+        return f"{stamp} {self.hostname or 'localhost'} {ident}{pid}: {message}\n".encode()
+
+
+def parse_journal_json(line: bytes) -> JournalEntry | None:
+    """One ``journalctl -o json`` line; None for anything that is not a usable entry."""
+    try:
+        data = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    message = data.get("MESSAGE")
+    if isinstance(message, list):  # journald sends non-UTF-8 messages as byte arrays
+        try:
+            message = bytes(b for b in message if isinstance(b, int) and 0 <= b < 256).decode(
+                "utf-8", "replace"
+            )
+        except ValueError:
+            return None
+    if not isinstance(message, str):
+        return None
+    try:
+        when = int(data.get("__REALTIME_TIMESTAMP", "0")) / 1e6
+    except (TypeError, ValueError):
+        when = 0.0
+
+    def text(key: str) -> str:
+        value = data.get(key, "")
+        return value if isinstance(value, str) else ""
+
+    return JournalEntry(
+        message=message[:MAX_LINE],
+        unit=text("_SYSTEMD_UNIT"),
+        identifier=text("SYSLOG_IDENTIFIER"),
+        pid=text("_PID"),
+        time=when,
+        cursor=text("__CURSOR"),
+        hostname=text("_HOSTNAME"),
+    )
+
+
+def journal_available(journalctl: str = "journalctl") -> bool:
+    return shutil.which(journalctl) is not None
+
+
+class JournalSource:
+    """``journalctl -f -o json`` as an async iterator of :class:`JournalEntry`.
+
+    ``matches`` are journalctl match arguments (``_SYSTEMD_UNIT=sshd.service``, ``+``);
+    ``cursor`` resumes after the last entry seen (keep ``self.cursor`` across restarts).
+    """
+
+    def __init__(
+        self,
+        matches: Sequence[str] = (),
+        *,
+        cursor: str | None = None,
+        journalctl: str = "journalctl",
+        lines: int = 0,
+    ) -> None:
+        self.matches = list(matches)
+        self.cursor = cursor
+        self.journalctl = journalctl
+        self.lines = lines
+        self.skipped = 0
+
+    def command(self) -> list[str]:
+        cmd = [self.journalctl, "-f", "-o", "json", "--no-pager"]
+        if self.cursor:
+            cmd.append(f"--after-cursor={self.cursor}")
+        else:
+            cmd.append(f"--lines={self.lines}")
+        return cmd + self.matches
+
+    def __aiter__(self) -> AsyncIterator[JournalEntry]:
+        return self._follow()
+
+    async def _follow(self) -> AsyncIterator[JournalEntry]:
+        if not journal_available(self.journalctl):
+            raise FileNotFoundError(f"{self.journalctl} not found: this host has no journald")
+        proc = await asyncio.create_subprocess_exec(
+            *self.command(),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            limit=MAX_LINE * 4,
+        )
+        assert proc.stdout is not None
+        try:
+            while True:
+                try:
+                    raw = await proc.stdout.readline()
+                except ValueError:  # an over-long line: skip it
+                    self.skipped += 1
+                    continue
+                if not raw:
+                    break
+                entry = parse_journal_json(raw)
+                if entry is None:
+                    self.skipped += 1
+                    continue
+                if entry.cursor:
+                    self.cursor = entry.cursor
+                yield entry
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()

@@ -1,0 +1,161 @@
+"""``shieldwall agent replay LOGFILE``: run detection over an existing log, print matches.
+
+With ``--json``: one JSON object per matched line, then one per offender with the
+signal the agent would send. Without: a table of offenders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from shieldwall.agent.detect import SCENARIOS, DetectConfig, DetectionEngine, Offence
+from shieldwall.agent.detect.buckets import BucketTable
+from shieldwall.agent.detect.scenarios import Threshold
+from shieldwall.agent.sources import replay_chunks
+from shieldwall.cli.common import CLIError, console
+from shieldwall.interop.fail2ban.config import ConfigError
+from shieldwall.interop.fail2ban.engine import FilterEngine
+from shieldwall.interop.fail2ban.filter import load_filter
+
+
+def add_parser(actions: Any) -> None:
+    p = actions.add_parser(
+        "replay",
+        help="run detection over an existing log file and list offenders",
+        description=__doc__,
+    )
+    p.add_argument("logfile", type=Path, help="log file to read (.gz is fine)")
+    p.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"built-in scenario (repeatable; default all): {', '.join(SCENARIOS)}",
+    )
+    p.add_argument("--fail2ban-filter", type=Path, metavar="PATH", help="a fail2ban filter.d file")
+    p.add_argument("--maxretry", type=int, default=5, help="fail2ban filter: failures to offend")
+    p.add_argument("--findtime", type=float, default=600.0, help="fail2ban filter: window (s)")
+    p.add_argument("--member", default="replay", help="member name in the printed signals")
+    p.add_argument("--json", action="store_true", help="JSON lines on stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path: Path = args.logfile
+    if not path.is_file():
+        raise CLIError(f"log file {str(path)!r} does not exist: check the path")
+    if args.fail2ban_filter is not None and args.scenario:
+        raise CLIError("give either --scenario or --fail2ban-filter, not both")
+    if args.maxretry < 1 or not args.findtime > 0:
+        raise CLIError("--maxretry must be >= 1 and --findtime > 0: e.g. --maxretry 5")
+    now = time.time()
+    out = sys.stdout
+    emit = args.json
+    if args.fail2ban_filter is not None:
+        offences, label = _replay_filter(args, path, now, emit)
+    else:
+        offences, label = _replay_scenarios(args, path, now, emit)
+    if emit:
+        for o in offences:
+            signal = o.to_signal(args.member)
+            row = {
+                "offender": o.source,
+                label: o.scenario,
+                "events": o.events,
+                "first_seen": o.first_seen,
+                "last_seen": o.last_seen,
+                "sample_lines": list(o.sample_lines),
+                "signal": {
+                    "member": signal.member,
+                    "target": signal.target,
+                    "scenario": signal.scenario,
+                    "at": signal.at,
+                    "events": signal.events,
+                },
+            }
+            out.write(json.dumps(row) + "\n")
+        return 0
+    _table(offences, args.member)
+    return 0
+
+
+def _replay_scenarios(
+    args: argparse.Namespace, path: Path, now: float, emit: bool
+) -> tuple[list[Offence], str]:
+    config = DetectConfig()
+    if args.scenario:
+        try:
+            config = config.only(args.scenario)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+    engine = DetectionEngine(config, record_events=emit)
+    offences: list[Offence] = []
+    for chunk in _chunks(path):
+        offences.extend(engine.feed(chunk, now))
+        if emit:
+            for e in engine.events:
+                row = {"line": e.line, "host": e.source, "scenario": e.scenario, "time": e.time}
+                sys.stdout.write(json.dumps(row) + "\n")
+            engine.events.clear()
+    return offences, "scenario"
+
+
+def _replay_filter(
+    args: argparse.Namespace, path: Path, now: float, emit: bool
+) -> tuple[list[Offence], str]:
+    try:
+        definition = load_filter(args.fail2ban_filter)
+    except ConfigError as exc:
+        raise CLIError(f"fail2ban filter {exc}") from None
+    engine = FilterEngine(definition)
+    name = f"fail2ban-{definition.name}"
+    threshold = Threshold.window(args.maxretry, args.findtime)
+    table = BucketTable(name, threshold.capacity, threshold.leak_rate, 100_000)
+    offences: list[Offence] = []
+    for chunk in _chunks(path):
+        for result in engine.feed(chunk, now):
+            host = result.host
+            if not result.matched or host is None:
+                continue
+            when = result.time if result.time is not None else now
+            if emit:
+                row = {"line": result.line, "host": host, "filter": definition.name, "time": when}
+                sys.stdout.write(json.dumps(row) + "\n")
+            offence = table.add(host.encode("ascii", "replace"), when, result.line)
+            if offence is not None:
+                offences.append(offence)
+    return offences, "filter"
+
+
+def _chunks(path: Path) -> Any:
+    try:
+        yield from replay_chunks(path)
+    except OSError as exc:
+        raise CLIError(
+            f"cannot read {str(path)!r} ({exc.strerror or exc}): check the file"
+        ) from None
+
+
+def _table(offences: list[Offence], member: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"offenders ({len(offences)} signals member {member!r} would send)")
+    table.add_column("offender", no_wrap=True)
+    table.add_column("scenario", no_wrap=True)
+    for column in ("events", "first seen", "last seen", "sample lines"):
+        table.add_column(column, overflow="fold")
+    for o in offences:
+        table.add_row(
+            o.source,
+            o.scenario,
+            str(o.events),
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(o.first_seen)),
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(o.last_seen)),
+            ", ".join(map(str, o.sample_lines)),
+        )
+    console().print(table)

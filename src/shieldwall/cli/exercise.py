@@ -1,0 +1,292 @@
+"""``shieldwall exercise``: simulated campaigns against the real council, treaty by treaty."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shieldwall.cli.common import CLIError, console
+from shieldwall.exercise import campaign as cmod
+from shieldwall.exercise import members as mmod
+
+DEFAULT_COMPARE = "unilateral,nato,anzus,un,league"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "exercise",
+        help="simulate attack campaigns and compare treaties side by side",
+        description="Drive the real council with a virtual clock over simulated members "
+        "and campaigns; compare treaties on the same seed.",
+    )
+    p.add_argument(
+        "--compare",
+        default=DEFAULT_COMPARE,
+        help=f"comma-separated treaty templates or treaty .toml files (default {DEFAULT_COMPARE})",
+    )
+    p.add_argument("--members", type=int, default=200, help="number of members (default 200)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--events", type=int, help="attack events in the campaign (default 100000)")
+    p.add_argument("--sources", type=int, help="attacking sources (default 2000)")
+    p.add_argument("--rogue", type=int, help="rogue members reporting innocents (default 1)")
+    p.add_argument("--collude", action="store_true", help="rogue members collude")
+    p.add_argument(
+        "--no-self-defence",
+        dest="no_self_defence",
+        action="store_true",
+        help="members do not ban what their own detectors catch: the treaty alone "
+        "(by default they do, and the JSON also holds the results without it)",
+    )
+    p.add_argument(
+        "--free-riders",
+        type=float,
+        dest="free_riders",
+        help="share of members that never report (default 0.10)",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set any campaign or member parameter (see docs/exercise.md)",
+    )
+    p.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="NAME=A..B",
+        help="sweep one parameter, e.g. quorum=1..5 or rogue=0..10 (repeatable; "
+        "each sweep varies one parameter with the same seed)",
+    )
+    p.add_argument(
+        "--no-headline",
+        dest="no_headline",
+        action="store_true",
+        help="skip the headline findings (rogue probe at quorum 1 and 2, league's "
+        "reaction in a 4-member alliance); they are also skipped when --sweep is given",
+    )
+    p.add_argument("--json", type=Path, help="write results as JSON to this file")
+    p.add_argument("--html", type=Path, help="write the HTML report with plots to this file")
+    p.add_argument("--quiet", action="store_true", help="no table or progress bar")
+    p.set_defaults(func=run)
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    from shieldwall.exercise.world import Config
+
+    pairs: dict[str, str] = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CLIError(f"--param {item!r} is not KEY=VALUE: write e.g. --param nat_share=0.1")
+        pairs[key.strip()] = value.strip()
+    for flag, key in (
+        ("events", "events"),
+        ("sources", "sources"),
+        ("rogue", "rogue"),
+        ("free_riders", "free_rider_share"),
+    ):
+        value = getattr(args, flag)
+        if value is not None:
+            pairs[key] = str(value)
+    if args.collude:
+        pairs["collude"] = "true"
+    if args.no_self_defence:
+        if pairs.get("self_defence", "false").lower() not in ("false", "0", "no"):
+            raise CLIError("--no-self-defence contradicts --param self_defence=true: give only one")
+        pairs["self_defence"] = "false"
+    camp_keys = {k: v for k, v in pairs.items() if k in cmod.CampaignParams.__dataclass_fields__}
+    mem_keys = {k: v for k, v in pairs.items() if k in mmod.MemberParams.__dataclass_fields__}
+    cfg_keys = {k: v for k, v in pairs.items() if k in ("slice_s", "appeal_after_s")}
+    unknown = set(pairs) - set(camp_keys) - set(mem_keys) - set(cfg_keys)
+    if unknown:
+        known = sorted(
+            [
+                *cmod.CampaignParams.__dataclass_fields__,
+                *mmod.MemberParams.__dataclass_fields__,
+                "slice_s",
+                "appeal_after_s",
+            ]
+        )
+        raise CLIError(
+            f"unknown parameter {sorted(unknown)[0]!r}: choose one of {', '.join(known)}"
+        )
+    try:
+        camp = cmod.CampaignParams(**cmod.coerce(cmod.CampaignParams, camp_keys))
+        beh = mmod.MemberParams(**cmod.coerce(mmod.MemberParams, mem_keys))
+        extra = {k: float(v) for k, v in cfg_keys.items()}
+        return Config(members=args.members, seed=args.seed, campaign=camp, behaviour=beh, **extra)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from shieldwall.exercise import headline as hl
+    from shieldwall.exercise import sweep as sw
+    from shieldwall.exercise.report_html import render
+
+    treaties = [t.strip() for t in args.compare.split(",") if t.strip()]
+    if not treaties:
+        raise CLIError("--compare is empty: give treaty names such as nato,unilateral")
+    if len(set(treaties)) != len(treaties):
+        raise CLIError(f"--compare {args.compare!r} names a treaty twice: list each once")
+    config = build_config(args)
+    try:
+        sweeps = [sw.parse_sweep(s) for s in args.sweep]
+        for spec in treaties:
+            sw.load(spec)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    for path in (args.json, args.html):
+        if path is not None and not path.parent.exists():
+            raise CLIError(f"directory {str(path.parent)!r} does not exist: create it first")
+
+    out = console(stderr=True)
+    progress = Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=out,
+        disable=args.quiet,
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def tick(label: str, fraction: float) -> None:
+        if label not in tasks:
+            tasks[label] = progress.add_task(label, total=1.0)
+        progress.update(tasks[label], completed=fraction)
+
+    try:
+        with progress:
+            world, results = sw.compare(config, treaties, progress=tick)
+            pure = (
+                sw.pure_treaties(config, world, treaties, progress=tick)
+                if world.self_defence
+                else None
+            )
+            swept = [
+                sw.sweep(config, treaties, name, values, progress=tick) for name, values in sweeps
+            ]
+            head = (
+                None
+                if sweeps or args.no_headline
+                else hl.headline(config, treaties, world, progress=tick)
+            )
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    document = sw.results_document(config, world, results, swept, pure)
+    if head is not None:
+        document["headline"] = head
+    if args.json is not None:
+        args.json.write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+    if args.html is not None:
+        args.html.write_text(render(document), "utf-8")
+    if not args.quiet:
+        screen = console()
+        if not screen.is_terminal:  # pipes and CI logs: do not squeeze the table
+            screen = Console(width=170, highlight=False, soft_wrap=True)
+        screen.print(table(document))
+        if "treaties_without_self_defence" in document:
+            screen.print(table(document, "treaties_without_self_defence"))
+        for s in swept:
+            screen.print(sweep_table(s))
+        if head is not None:
+            screen.print(headline_table(head))
+    return 0
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "never"
+    if isinstance(value, float):
+        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+COLUMNS = (
+    ("attacks_absorbed", "absorbed"),
+    ("attacks_blocked", "blocked"),
+    ("protection_delay_p50_s", "delay p50 s"),
+    ("protection_delay_p95_s", "delay p95 s"),
+    ("protection_delay_multi_p50_s", "multi p50 s"),
+    ("protection_delay_multi_online_p50_s", "online p50 s"),
+    ("false_bans", "false bans"),
+    ("rogue_user_hours", "rogue user-h"),
+    ("decisions", "decisions"),
+    ("consultations", "consult."),
+    ("contribution_gini", "Gini"),
+    ("free_rider_gain", "free-rider gain"),
+)
+
+
+def table(document: dict[str, Any], key: str = "treaties") -> Table:
+    local = document.get("self_defence", False) and key == "treaties"
+    mode = (
+        "members' local self-defence on"
+        if local
+        else "without local self-defence (the treaty alone)"
+    )
+    t = Table(
+        title=f"shieldwall exercise: {document['members']} members, seed "
+        f"{document['seed']}, {document['campaign']['events']:,} attack events, {mode}"
+    )
+    t.add_column("treaty")
+    for _, head in COLUMNS:
+        t.add_column(head, justify="right")
+    for name, r in document[key].items():
+        t.add_row(name, *[_fmt(r.get(key)) for key, _ in COLUMNS])
+    return t
+
+
+def sweep_table(s: dict[str, Any]) -> Table:
+    t = Table(title=f"sweep {s['parameter']} (false bans / absorbed events)")
+    t.add_column(s["parameter"], justify="right")
+    for name in s["treaties"]:
+        t.add_column(name, justify="right")
+    for i, value in enumerate(s["values"]):
+        t.add_row(
+            f"{value:g}",
+            *[
+                f"{rows[i]['false_bans']} / {rows[i]['attacks_absorbed']:,}"
+                for rows in s["treaties"].values()
+            ],
+        )
+    return t
+
+
+def headline_table(head: dict[str, Any]) -> Table:
+    """The headline findings: one rogue at quorum 1 and 2, and how fast treaties react."""
+    t = Table(title="headline findings (same seed)")
+    t.add_column("finding")
+    t.add_column("treaty")
+    t.add_column("setting", justify="right")
+    t.add_column("result", justify="right")
+    for row in head["rogue_probe"]:
+        t.add_row(
+            "one rogue alone",
+            row["treaty"],
+            f"quorum {row['quorum']}",
+            f"{row['rogue_false_bans']} false bans, {_fmt(row['rogue_user_hours'])} user-h",
+        )
+    for row in head["reaction"]:
+        t.add_row(
+            "first decision",
+            row["treaty"],
+            f"{row['members']:,} members",
+            f"{row['decisions']:,} decisions, {row['attackers_decided']:,}/"
+            f"{row['detected_attackers']:,} attackers, p50 "
+            f"{_fmt(row['first_decision_p50_s'])}"
+            + ("" if row["first_decision_p50_s"] is None else " s")
+            + (f" ({', '.join(row['actions'])})" if row["actions"] else ""),
+        )
+    return t

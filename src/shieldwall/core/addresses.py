@@ -1,0 +1,164 @@
+"""IPv4/IPv6 addresses and CIDR ranges: parsing, normalising, and fast set lookups.
+
+``parse_target`` is the one gate every address from outside passes through. It raises
+``ValueError`` with a message that names the bad value and says what to do.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from shieldwall.core.model import Scope
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_network(text: str) -> Network:
+    """Parse an address or CIDR range into a network (host bits must be zero)."""
+    if not isinstance(text, str):
+        raise ValueError(f"address {text!r} is not a string: give an IP such as 203.0.113.9")
+    raw = text.strip()
+    if not raw or len(raw) > 64:
+        raise ValueError(
+            f"address {text!r} is not an IP address or CIDR range: "
+            "give one such as 203.0.113.9, 2001:db8::1 or 198.51.100.0/24"
+        )
+    try:
+        return ipaddress.ip_network(raw, strict=True)
+    except ValueError as exc:
+        if "/" in raw:
+            try:
+                loose = ipaddress.ip_network(raw, strict=False)
+            except ValueError:
+                pass
+            else:
+                raise ValueError(
+                    f"range {text!r} has host bits set: write it as {loose.with_prefixlen}"
+                ) from None
+        reason = str(exc)
+        raise ValueError(
+            f"address {text!r} is not an IP address or CIDR range ({reason}): "
+            "give one such as 203.0.113.9, 2001:db8::1 or 198.51.100.0/24"
+        ) from None
+
+
+def normalise(net: Network) -> tuple[str, Scope]:
+    """The canonical text of a network, and whether it is a single host."""
+    if net.prefixlen == net.max_prefixlen:
+        return str(net.network_address), "ip"
+    return net.with_prefixlen, "range"
+
+
+def parse_target(text: str, *, min_prefix_v4: int = 0, min_prefix_v6: int = 0) -> tuple[str, Scope]:
+    """Validate and normalise a signal or decision target.
+
+    ``min_prefix_v4``/``min_prefix_v6`` are the broadest ranges allowed (a treaty
+    forbidding anything wider than a /16 passes 16).
+    """
+    net = parse_network(text)
+    limit = min_prefix_v4 if net.version == 4 else min_prefix_v6
+    if net.prefixlen < limit:
+        raise ValueError(
+            f"range {text!r} is broader than the treaty allows (/{limit} at most for "
+            f"IPv{net.version}): report narrower ranges or single addresses"
+        )
+    if net.is_unspecified or net.prefixlen == 0:
+        raise ValueError(f"address {text!r} is unspecified: report the attacker's own address")
+    return normalise(net)
+
+
+def ipv4_int(text: str) -> int | None:
+    """The integer of a canonical dotted-quad IPv4 address, without building objects.
+
+    None for anything else (ranges, IPv6, leading zeros, junk): use
+    :func:`parse_network` for those. A fast path for hot loops.
+    """
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not (part.isascii() and part.isdigit()) or len(part) > 3:
+            return None
+        if len(part) > 1 and part[0] == "0":
+            return None
+        octet = int(part)
+        if octet > 255:
+            return None
+        value = value << 8 | octet
+    return value
+
+
+def bounds(net: Network) -> tuple[int, int, int]:
+    """(version, first, last) as integers, for interval arithmetic."""
+    first = int(net.network_address)
+    return net.version, first, first + net.num_addresses - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    network: str
+    label: str
+
+
+class AddressSet:
+    """A set of networks answering "does X overlap anything here?" in O(log n).
+
+    Built once from (network, label) pairs; overlapping input ranges are kept apart
+    so that the label of the first match can be reported.
+    """
+
+    __slots__ = ("_firsts", "_items", "_maxlen")
+
+    def __init__(self, entries: Iterable[tuple[Network | str, str]] = ()) -> None:
+        items: dict[int, list[tuple[int, int, str, str]]] = {4: [], 6: []}
+        for net, label in entries:
+            n = parse_network(net) if isinstance(net, str) else net
+            version, first, last = bounds(n)
+            items[version].append((first, last, normalise(n)[0], label))
+        self._items = {v: sorted(rows) for v, rows in items.items()}
+        self._firsts = {v: [row[0] for row in rows] for v, rows in self._items.items()}
+        # Longest span per family lets overlap queries stop scanning early.
+        self._maxlen = {
+            v: max((row[1] - row[0] for row in rows), default=0) for v, rows in self._items.items()
+        }
+
+    def __len__(self) -> int:
+        return len(self._items[4]) + len(self._items[6])
+
+    def overlapping(self, net: Network | str) -> Match | None:
+        """The first stored network that shares any address with ``net``."""
+        n = parse_network(net) if isinstance(net, str) else net
+        return self.overlapping_bounds(*bounds(n))
+
+    def overlapping_bounds(self, version: int, first: int, last: int) -> Match | None:
+        """As :meth:`overlapping`, for addresses ``first``..``last`` of one IP version."""
+        rows = self._items[version]
+        if not rows:
+            return None
+        firsts = self._firsts[version]
+        # Candidates start at or before ``last``; those starting before
+        # ``first - maxlen`` cannot reach ``first``.
+        hi = bisect_right(firsts, last)
+        lo = bisect_right(firsts, first - self._maxlen[version] - 1)
+        for i in range(hi - 1, lo - 1, -1):
+            row = rows[i]
+            if row[1] >= first:
+                return Match(row[2], row[3])
+        return None
+
+    def __contains__(self, net: object) -> bool:
+        if not isinstance(net, (str, ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            return False
+        return self.overlapping(net) is not None
+
+
+def contains(outer: str, inner: str) -> bool:
+    """Whether normalised target ``inner`` lies wholly inside ``outer``."""
+    a, b = parse_network(outer), parse_network(inner)
+    if a.version != b.version:
+        return False
+    return b.subnet_of(a)  # type: ignore[arg-type]

@@ -1,0 +1,364 @@
+"""The treaty: a TOML file, validated strictly, hashed and versioned.
+
+``load_treaty(text)`` returns a frozen :class:`Treaty` or raises ``ValueError`` naming
+the key, the bad value and the fix. The built-in templates live next to this module
+in ``templates/*.toml``; every clause a decision can cite is listed in :data:`CLAUSES`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Literal
+
+from shieldwall.core.addresses import parse_target
+from shieldwall.core.model import Action, Scope
+from shieldwall.core.settings import REQUIRED, SCHEMA, SettingError, convert, suggest
+
+TEMPLATES: tuple[str, ...] = ("unilateral", "nato", "anzus", "un", "league")
+
+CLAUSES: dict[str, str] = {
+    "art5.quorum": "binding collective decision: a quorum of distinct trusted members "
+    "reported the target within the window",
+    "art5.invocation": "binding collective decision on the signal of a member that invoked "
+    "collective defence",
+    "recommendation": "quorum reached under a consult-only treaty: each member chooses "
+    "whether to apply the decision",
+    "unanimity": "every active member in good standing reported the target; issued after "
+    "deliberation as a recommendation",
+    "self-defence": "a member's own response to its own report, binding only that member",
+    "art4.consultation": "a report below quorum: members are asked to corroborate",
+    "art4.corroborated": "consultation closed because the target was decided",
+    "art4.expired": "consultation closed at its timeout without corroboration",
+    "veto": "a permanent member vetoed a collective decision",
+    "appeal": "decision revoked on appeal: its reporters lose reputation",
+    "admin-revoke": "decision revoked by the secretariat",
+    "protected": "a report against a network the treaty protects is recorded as a dispute",
+    "protected.member": "a report against a member's declared address is recorded as a dispute",
+}
+
+Accession = Literal["admin", "majority", "unanimity"]
+Collective = Literal["automatic", "recommend", "none"]
+BurdenPolicy = Literal["none", "warn", "delay", "suspend"]
+
+
+@dataclass(frozen=True)
+class Rung:
+    action: Action
+    duration: float
+
+
+@dataclass(frozen=True)
+class ConsultationRules:
+    enabled: bool
+    timeout: float
+
+
+@dataclass(frozen=True)
+class InvocationRules:
+    enabled: bool
+    min_signals: int
+    duration: float
+    max_per_period: int
+    period: float
+    automatic: bool
+
+
+@dataclass(frozen=True)
+class LadderRules:
+    rungs: tuple[Rung, ...]
+    max_duration: float
+
+
+@dataclass(frozen=True)
+class RecidivismRules:
+    memory: float
+    factor: float
+
+
+@dataclass(frozen=True)
+class TargetRules:
+    allow_ranges: bool
+    max_range_v4: int
+    max_range_v6: int
+
+
+@dataclass(frozen=True)
+class ProtectedRange:
+    network: str
+    label: str
+
+
+@dataclass(frozen=True)
+class ProtectedRules:
+    ranges: tuple[ProtectedRange, ...]
+    members: bool
+
+
+@dataclass(frozen=True)
+class VetoRules:
+    enabled: bool
+    permanent: tuple[str, ...]
+    period: float
+
+
+@dataclass(frozen=True)
+class ReputationRules:
+    initial: float
+    gain: float
+    loss: float
+    maximum: float
+    floor: float
+    suspend_below_floor: bool
+    probation_signals: int
+    probation_period: float
+    founding: float
+
+
+@dataclass(frozen=True)
+class BurdenRules:
+    policy: BurdenPolicy
+    minimum_share: float
+    grace: float
+    delay: float
+
+
+@dataclass(frozen=True)
+class AppealRules:
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class Treaty:
+    """A validated treaty. ``quorum``, ``window`` and friends mirror [collective]."""
+
+    name: str
+    version: int
+    digest: str
+    text: str = field(repr=False)
+    description: str
+    accession: Accession
+    collective: Collective
+    quorum: int
+    window: float
+    reputation_threshold: float
+    unanimity: bool
+    deliberation: float
+    consultation: ConsultationRules
+    invocation: InvocationRules
+    ladder: LadderRules
+    recidivism: RecidivismRules
+    targets: TargetRules
+    protected: ProtectedRules
+    veto: VetoRules
+    reputation: ReputationRules
+    burden: BurdenRules
+    appeals: AppealRules
+
+    @property
+    def label(self) -> str:
+        """``name@version``, as cited by decisions."""
+        return f"{self.name}@{self.version}"
+
+    def check_target(self, text: str) -> tuple[str, Scope]:
+        """Normalise a reported target, refusing ranges broader than the treaty allows."""
+        target, scope = parse_target(
+            text,
+            min_prefix_v4=self.targets.max_range_v4,
+            min_prefix_v6=self.targets.max_range_v6,
+        )
+        if scope == "range" and not self.targets.allow_ranges:
+            raise ValueError(
+                f"range {text!r} cannot be reported: the treaty allows single addresses only"
+            )
+        return target, scope
+
+
+def template_text(name: str) -> str:
+    """The TOML text of a built-in template."""
+    if name not in TEMPLATES:
+        hint = suggest(name, list(TEMPLATES))
+        extra = f"did you mean {hint!r}? " if hint else ""
+        raise ValueError(
+            f"unknown treaty template {name!r}: {extra}choose one of {', '.join(TEMPLATES)}"
+        )
+    return (resources.files("shieldwall.core") / "templates" / f"{name}.toml").read_text("utf-8")
+
+
+def load_template(name: str) -> Treaty:
+    return load_treaty(template_text(name), source=f"template {name}")
+
+
+def load_treaty(text: str, source: str = "<treaty>") -> Treaty:
+    """Parse and validate a treaty; ``ValueError`` names key, bad value and fix."""
+    if not isinstance(text, str):
+        raise ValueError(f"{source}: a treaty is TOML text, got {type(text).__name__}")
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{source}: not valid TOML ({exc}): fix the syntax there") from None
+    values = _read(doc, source)
+
+    def get(section: str, key: str) -> Any:
+        return values[section][key]
+
+    def fail(message: str) -> ValueError:
+        return ValueError(f"{source}: {message}")
+
+    rungs = tuple(Rung(a, d) for a, d in get("ladder", "rungs"))
+    treaty = Treaty(
+        name=get("treaty", "name"),
+        version=get("treaty", "version"),
+        digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        text=text,
+        description=get("treaty", "description"),
+        accession=get("accession", "mode"),
+        collective=get("collective", "mode"),
+        quorum=get("collective", "quorum"),
+        window=get("collective", "window"),
+        reputation_threshold=get("collective", "reputation_threshold"),
+        unanimity=get("collective", "unanimity"),
+        deliberation=get("collective", "deliberation"),
+        consultation=ConsultationRules(**values["consultation"]),
+        invocation=InvocationRules(**values["invocation"]),
+        ladder=LadderRules(rungs, get("ladder", "max_duration")),
+        recidivism=RecidivismRules(**values["recidivism"]),
+        targets=TargetRules(**values["targets"]),
+        protected=ProtectedRules(
+            tuple(ProtectedRange(n, lbl) for n, lbl in get("protected", "ranges")),
+            get("protected", "members"),
+        ),
+        veto=VetoRules(**values["veto"]),
+        reputation=ReputationRules(**values["reputation"]),
+        burden=BurdenRules(**values["burden"]),
+        appeals=AppealRules(**values["appeals"]),
+    )
+    problem = _cross_check(treaty)
+    if problem:
+        raise fail(problem)
+    return treaty
+
+
+def _read(doc: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
+    """Every section's values, defaults filled in; strict about names and types."""
+    for section, body in doc.items():
+        if section not in SCHEMA:
+            hint = suggest(section, list(SCHEMA))
+            advice = f"did you mean [{hint}]?" if hint else f"use one of [{'], ['.join(SCHEMA)}]"
+            raise ValueError(f"{source}: unknown section [{section}]: {advice}")
+        if not isinstance(body, dict):
+            raise ValueError(
+                f"{source}: {section} = {body!r} must be a section: write [{section}] "
+                "on its own line followed by its keys"
+            )
+        for key in body:
+            if key not in SCHEMA[section]:
+                if key in SCHEMA:
+                    raise ValueError(
+                        f"{source}: unknown key {key!r} in [{section}]: {key} is a section of "
+                        f"its own; write [{key}] on its own line after the keys of [{section}]"
+                    )
+                hint = suggest(key, list(SCHEMA[section]))
+                advice = (
+                    f"did you mean {hint!r}?"
+                    if hint
+                    else f"the keys of [{section}] are {', '.join(SCHEMA[section])}"
+                )
+                raise ValueError(f"{source}: unknown key {key!r} in [{section}]: {advice}")
+    values: dict[str, dict[str, Any]] = {}
+    for section, keys in SCHEMA.items():
+        body = doc.get(section, {})
+        values[section] = {}
+        for key, spec in keys.items():
+            if key not in body:
+                if spec.default is REQUIRED:
+                    raise ValueError(
+                        f"{source}: missing key {key!r} in [{section}]: add "
+                        f"{key} = {spec.example} ({spec.help})"
+                    )
+                raw: Any = spec.default
+            else:
+                raw = body[key]
+            try:
+                values[section][key] = convert(spec, raw)
+            except SettingError as exc:
+                raise ValueError(f"{source}: {section}.{key} = {raw!r} {exc}") from None
+    return values
+
+
+def _cross_check(t: Treaty) -> str:
+    """Rules relating several keys; the first problem found, or ''."""
+    rep = t.reputation
+    if rep.floor > rep.maximum:
+        return (
+            f"reputation.floor = {rep.floor} is above reputation.maximum = {rep.maximum}: "
+            "lower floor"
+        )
+    if not rep.floor <= rep.initial <= rep.maximum:
+        return (
+            f"reputation.initial = {rep.initial} must lie between reputation.floor "
+            f"({rep.floor}) and reputation.maximum ({rep.maximum})"
+        )
+    if t.collective != "none" and t.reputation_threshold > rep.maximum:
+        return (
+            f"collective.reputation_threshold = {t.reputation_threshold} is above "
+            f"reputation.maximum = {rep.maximum}: no member could ever count; lower it"
+        )
+    if t.consultation.enabled and t.consultation.timeout > t.window:
+        return (
+            f"consultation.timeout = {t.consultation.timeout:g}s is longer than "
+            f"collective.window = {t.window:g}s: reports would be forgotten while the "
+            "consultation is open; raise window or lower timeout"
+        )
+    if t.unanimity:
+        if t.collective == "none":
+            return (
+                "collective.unanimity = true needs collective action: set collective.mode "
+                'to "automatic" or "recommend"'
+            )
+        if not t.consultation.enabled:
+            return (
+                "collective.unanimity = true needs consultation.enabled = true: members "
+                "are consulted until every one has reported"
+            )
+    if t.deliberation > 0:
+        if not t.unanimity:
+            return (
+                f"collective.deliberation = {t.deliberation:g}s only applies with "
+                "collective.unanimity = true: remove it or enable unanimity"
+            )
+        if t.deliberation >= t.consultation.timeout:
+            return (
+                f"collective.deliberation = {t.deliberation:g}s must be shorter than "
+                f"consultation.timeout = {t.consultation.timeout:g}s"
+            )
+    inv = t.invocation
+    if inv.enabled:
+        if t.collective == "none":
+            return (
+                'invocation.enabled = true has no effect when collective.mode = "none": '
+                "disable invocation or choose a collective mode"
+            )
+        if inv.period < inv.duration:
+            return (
+                f"invocation.period = {inv.period:g}s is shorter than invocation.duration "
+                f"= {inv.duration:g}s: lengthen period"
+            )
+    for i, rung in enumerate(t.ladder.rungs, 1):
+        if rung.duration > t.ladder.max_duration:
+            return (
+                f"ladder rung {i} lasts {rung.duration:g}s, beyond ladder.max_duration = "
+                f"{t.ladder.max_duration:g}s: shorten the rung or raise max_duration"
+            )
+    if t.veto.permanent and not t.veto.enabled:
+        return "veto.permanent lists members but veto.enabled = false: set enabled = true"
+    if t.veto.enabled and t.collective == "none":
+        return (
+            'veto.enabled = true has nothing to veto when collective.mode = "none": '
+            "disable the veto or choose a collective mode"
+        )
+    if t.burden.policy == "delay" and t.burden.delay <= 0:
+        return 'burden.policy = "delay" needs burden.delay above 0 seconds, e.g. delay = "30s"'
+    return ""

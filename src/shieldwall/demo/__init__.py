@@ -1,0 +1,1 @@
+"""``shieldwall demo``: a live alliance on one machine."""

@@ -1,0 +1,447 @@
+"""The exercise engine: drives the real council with a virtual clock.
+
+The engine only models the world around the council: attackers (the campaign),
+members' detectors, their links to the hub, outages, consultations answered from
+their own logs, appeals by the owners of falsely banned addresses and vetoes by
+permanent members protecting their own customers. Every decision comes from
+:class:`shieldwall.core.council.Council`, the code the hub runs.
+
+Signals are batched by time slice: everything that reaches the hub within one
+``slice_s`` goes to one ``council.step`` at the end of that slice, as the hub does.
+
+With local self-defence on (the default), detectors are walked pair by pair in time
+order: a firing bans the source on that member at once for ``self_defence_ban_s``
+(recorded in ``Run.local_bans``, never sent to the council) and, unless the member is
+a free rider, reports it. A firing a decision in force at that member would have
+prevented does not happen; the detector then needs fresh events after the decision
+ends. Without self-defence the firings are the precomputed ones of
+:func:`shieldwall.exercise.members.detect`, as before.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from shieldwall.core.council import Council
+from shieldwall.core.model import Decision, Outcome, Signal
+from shieldwall.core.treaty import Treaty
+from shieldwall.exercise import campaign as cmod
+from shieldwall.exercise import members as mmod
+from shieldwall.exercise.world import World
+
+T0 = 1_700_000_000.0  # virtual epoch of the campaign (2023-11-14)
+JOINED = T0 - 60 * 86_400.0  # members joined long before: past probation and grace
+SCENARIO = "exercise"
+HOUR = 3_600.0
+
+Progress = Callable[[float], None]
+# Scheduled reaction: (member or decision id, host member, target, time sent).
+Payload = tuple[int, int, str, float]
+
+
+@dataclass
+class Record:
+    """What the engine knows about one decision (mutable: revocations shorten it)."""
+
+    decision: Decision
+    issued: float  # relative seconds
+    end: float
+    source: int  # index into campaign sources, or -1 for innocent addresses
+    innocent: int  # index into innocent addresses, or -1
+    applies: NDArray[np.bool_] | None  # None: every member
+    snapshot: int
+    users: int
+
+
+@dataclass
+class Run:
+    """Mutable state of one treaty's run."""
+
+    council: Council
+    treaty: Treaty
+    names: list[str]
+    index: dict[str, int] = field(default_factory=dict)
+    records: list[Record] = field(default_factory=list)
+    by_id: dict[int, Record] = field(default_factory=dict)
+    by_source: dict[int, list[Record]] = field(default_factory=dict)
+    extra: list[NDArray[np.float64]] = field(default_factory=list)
+    seen_consultations: set[int] = field(default_factory=set)
+    consultations: int = 0
+    disputes: int = 0
+    revocations: int = 0
+    received: NDArray[np.int64] | None = None
+    received_all: int = 0
+    heap: list[tuple[float, int, int, Payload]] = field(default_factory=list)
+    seq: int = 0
+    # Local self-defence: (pair, time the member's detector fired and it banned).
+    local_pair: list[int] = field(default_factory=list)
+    local_time: list[float] = field(default_factory=list)
+
+    horizon: float = math.inf
+
+    def push(self, at: float, kind: int, payload: Payload) -> None:
+        """Schedule a reaction; those after the horizon (campaign over) are dropped."""
+        if at > self.horizon:
+            return
+        self.seq += 1
+        heapq.heappush(self.heap, (at, kind, self.seq, payload))
+
+
+# Dynamic event kinds (order breaks ties at equal times). DET: a detector may fire
+# (self-defence mode); REPORT: its report reaches the hub.
+SIG, VETO, APPEAL, REPORT, DET = 0, 1, 2, 3, 4
+
+
+def admit(
+    council: Council, names: list[str], permanent: int, networks: tuple[str, ...] = ()
+) -> None:
+    """Admit every member the way the treaty's accession rule requires.
+
+    Each member declares its own network, as real members do, so that reports against
+    it come back from the council as disputes. Under majority or unanimity accession
+    the engine casts exactly the votes the rule needs (every active member, or one more
+    than half of them) and checks the result once.
+    """
+    mode = council.treaty.accession
+    for i, name in enumerate(names):
+        declared = [networks[i]] if i < len(networks) else []
+        council.apply(name, declared, JOINED, permanent=i < permanent)
+        if mode == "admin" or i == 0:
+            council.approve(name, JOINED, by="secretariat")
+            continue
+        voters = names[:i] if mode == "unanimity" else names[: i // 2 + 1]
+        for voter in voters:
+            council.vote(name, voter, True, JOINED)
+        member = council.member(name)
+        if member is None or member.status != "active":
+            council.approve(name, JOINED, by="secretariat")
+
+
+def run_treaty(world: World, treaty: Treaty, progress: Progress | None = None) -> Run:
+    """Play the world's campaign against ``treaty``; the caller computes metrics."""
+    c, m = world.campaign, world.members
+    council = Council(treaty)
+    n = m.count
+    names = list(m.names)
+    permanent = 0
+    if treaty.veto.enabled:
+        fixed = list(treaty.veto.permanent)
+        names[: len(fixed)] = fixed
+        permanent = len(fixed) or min(5, n)
+    admit(council, names, permanent, m.networks)
+    run = Run(council=council, treaty=treaty, names=names)
+    run.index = {name: k for k, name in enumerate(names)}
+    run.received = np.zeros(n, dtype=np.int64)
+    run.extra.append(np.zeros(n))
+
+    local = world.self_defence
+    ban_s = world.self_defence_ban_s
+    findtime = m.params.findtime_s
+    cand = world.candidates if local else None
+    if cand is None:
+        det_t, det_pair = world.detections.time, world.detections.pair
+    else:  # firings are found as the run goes; only rogue reports are static
+        det_t, det_pair = np.empty(0), np.empty(0, dtype=np.int64)
+    det_member = c.pair_member[det_pair]
+    det_source = c.pair_source[det_pair]
+    rr = world.rogue
+    # Static arrivals at the hub: detections, then rogue reports (outbox holds during outages).
+    t_all = np.concatenate((det_t, rr.time))
+    m_all = np.concatenate((det_member, rr.member))
+    arrive = _arrival(m, t_all, m_all)
+    order = np.argsort(arrive, kind="stable")
+    n_det = det_t.size
+    slice_s = world.slice_s
+    latest = float(arrive.max()) if arrive.size else 0.0
+    if cand is not None and cand.time.size:
+        cand_member = c.pair_member[c.ev_pair[cand.event]]
+        latest = max(latest, float(_arrival(m, cand.time, cand_member).max()))
+        for pair in np.flatnonzero(cand.hi > cand.lo).tolist():
+            k = int(cand.lo[pair])
+            run.push(float(cand.time[k]), DET, (pair, k, "", 0.0))
+    end_time = max(c.end, latest) + slice_s
+    run.horizon = end_time + treaty.window  # answers to late consultations still count
+    last = end_time
+    next_hour = HOUR
+    maxretry = m.maxretry
+    reports = m.reports()
+    invoke_ok = treaty.invocation.enabled
+    recent: dict[int, list[float]] = {}
+    reported: dict[int, float] = {}  # pair -> time of its last report (self-defence mode)
+    arr_sorted = arrive[order]
+    i = 0
+
+    while i < order.size or run.heap:
+        nxt = min(
+            arr_sorted[i] if i < order.size else math.inf, run.heap[0][0] if run.heap else math.inf
+        )
+        slice_end = (math.floor(nxt / slice_s) + 1) * slice_s
+        while next_hour <= slice_end:
+            hourly(run, world, next_hour)
+            next_hour += HOUR
+        signals: list[Signal] = []
+        later: list[tuple[int, Payload]] = []
+        invokers: list[int] = []
+        while i < order.size and arr_sorted[i] < slice_end:
+            j = int(order[i])
+            i += 1
+            mem = int(m_all[j])
+            t = float(t_all[j])
+            if j < n_det:
+                src = int(det_source[j])
+                if protected(run, world, src, mem, t):
+                    continue
+                signals.append(
+                    Signal(names[mem], world.source_text(src), SCENARIO, T0 + t, int(maxretry[mem]))
+                )
+                if invoke_ok and wants_invocation(recent, mem, t, treaty):
+                    invokers.append(mem)
+            else:
+                signals.append(
+                    Signal(names[mem], rogue_target(world, j - n_det), SCENARIO, T0 + t, 1)
+                )
+        while run.heap and run.heap[0][0] < slice_end:
+            at, kind, _, payload = heapq.heappop(run.heap)
+            if kind == DET and cand is not None:
+                pair, k = payload[0], payload[1]
+                mem = int(c.pair_member[pair])
+                src = int(c.pair_source[pair])
+                until = protected_until(run, world, src, mem, at)
+                if until > at:  # the events never reached the logs
+                    nk = cand.first(pair, until)
+                else:
+                    run.local_pair.append(pair)
+                    run.local_time.append(at)
+                    if reports[mem] and at >= reported.get(pair, -math.inf) + findtime:
+                        reported[pair] = at
+                        when = float(_arrival(m, np.array([at]), np.array([mem]))[0])
+                        run.push(when, REPORT, (mem, src, "", at))
+                    nk = cand.first(pair, at + ban_s)
+                if nk >= 0:
+                    run.push(float(cand.time[nk]), DET, (pair, nk, "", 0.0))
+            elif kind == REPORT:
+                mem, src, _, t = payload
+                signals.append(
+                    Signal(names[mem], world.source_text(src), SCENARIO, T0 + t, int(maxretry[mem]))
+                )
+                if invoke_ok and wants_invocation(recent, mem, t, treaty):
+                    invokers.append(mem)
+            elif kind == SIG:
+                mem, _, target, t = payload
+                signals.append(Signal(names[mem], target, SCENARIO, T0 + t, 1))
+            else:
+                later.append((kind, payload))
+        now = T0 + slice_end
+        last = max(last, slice_end)
+        absorb(run, world, council.step(signals, now), slice_end)
+        for mem in invokers:
+            absorb(run, world, council.invoke(names[mem], now), slice_end)
+        for kind, payload in later:
+            did, host = payload[0], payload[1]
+            rec = run.by_id.get(did)
+            if rec is None or rec.end <= slice_end:
+                continue
+            try:
+                if kind == VETO:
+                    out = council.veto(names[host], did, now)
+                else:
+                    out = council.revoke(
+                        did, now, by="appellant", reason="benign users blocked", appeal=True
+                    )
+            except ValueError:
+                continue
+            absorb(run, world, out, slice_end)
+        if progress is not None:
+            progress(min(slice_end / end_time, 1.0))
+    while next_hour <= last:
+        hourly(run, world, next_hour)
+        next_hour += HOUR
+    absorb(run, world, council.tick(T0 + last), last)
+    run.consultations = len(run.seen_consultations)
+    return run
+
+
+def _arrival(
+    m: mmod.Members, t: NDArray[np.float64], member: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """When reports sent at ``t`` reach the hub (an outbox holds them during an outage)."""
+    start, end = m.outage_start[member], m.outage_end[member]
+    send = np.where((start <= t) & (t < end), end, t)
+    return np.asarray(send + m.uplink_s[member], dtype=np.float64)
+
+
+def rogue_target(world: World, k: int) -> str:
+    """What rogue report ``k`` names: an invented innocent or a fellow member's address."""
+    rr = world.rogue
+    inn = int(rr.innocent[k])
+    if inn >= 0 or rr.accused is None:
+        return world.innocent_text(inn)
+    return mmod.member_address(int(rr.accused[k]))
+
+
+def wants_invocation(recent: dict[int, list[float]], mem: int, t: float, treaty: Treaty) -> bool:
+    """A member under heavy attack invokes once it sent the treaty's minimum of reports."""
+    times = recent.setdefault(mem, [])
+    times.append(t)
+    cutoff = t - treaty.window
+    while times and times[0] < cutoff:
+        times.pop(0)
+    if len(times) >= treaty.invocation.min_signals:
+        times.clear()
+        return True
+    return False
+
+
+def effective(
+    run: Run, world: World, rec: Record, members: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """When each member starts enforcing ``rec`` (inf: never)."""
+    m = world.members
+    t = rec.issued + m.downlink_s[members] + run.extra[rec.snapshot][members]
+    out = (m.outage_start[members] <= t) & (t < m.outage_end[members])
+    t = np.where(out, m.outage_end[members], t)
+    binds = np.ones(members.size, dtype=bool) if rec.applies is None else rec.applies[members]
+    if rec.decision.recommended:
+        binds &= m.adopts_recommended[members]
+    if rec.decision.action == "watch":
+        binds[:] = False
+    return np.where(binds, t, np.inf)
+
+
+def protected(run: Run, world: World, src: int, mem: int, t: float) -> bool:
+    recs = run.by_source.get(src)
+    if not recs:
+        return False
+    one = np.array([mem], dtype=np.int64)
+    return any(
+        rec.issued <= t < rec.end and float(effective(run, world, rec, one)[0]) <= t for rec in recs
+    )
+
+
+def protected_until(run: Run, world: World, src: int, mem: int, t: float) -> float:
+    """Until when decisions in force at ``mem`` at ``t`` block ``src`` (``t``: none).
+
+    Chained decisions (one ending as the next starts) count as one stretch.
+    """
+    recs = run.by_source.get(src)
+    if not recs:
+        return t
+    one = np.array([mem], dtype=np.int64)
+    spans = sorted(
+        (float(effective(run, world, rec, one)[0]), rec.end)
+        for rec in recs
+        if rec.end > t and rec.issued <= t
+    )
+    until = t
+    for start, stop in spans:
+        if start > until:
+            break
+        until = max(until, stop)
+    return until
+
+
+def absorb(run: Run, world: World, out: Outcome, now_rel: float) -> None:
+    """Record what the council did and schedule the world's reactions to it."""
+    c, m = world.campaign, world.members
+    for d in out.decisions:
+        src, inn = world.lookup(d.target)
+        applies = None
+        if d.applies_to:
+            applies = np.zeros(m.count, dtype=bool)
+            for name in d.applies_to:
+                idx = run.index.get(name)
+                if idx is not None:
+                    applies[idx] = True
+        users = (
+            int(c.src_users[src]) if src >= 0 else (int(c.innocent_users[inn]) if inn >= 0 else 0)
+        )
+        rec = Record(
+            d, d.issued_at - T0, d.expires_at - T0, src, inn, applies, len(run.extra) - 1, users
+        )
+        run.records.append(rec)
+        run.by_id[d.id] = rec
+        if src >= 0:
+            run.by_source.setdefault(src, []).append(rec)
+        if applies is None:
+            run.received_all += 1
+        elif run.received is not None:
+            run.received += applies
+        blocks = d.action != "watch"  # nobody notices, or appeals, a watch
+        if users and blocks and world.appeal_after_s > 0 and run.treaty.appeals.enabled:
+            run.push(rec.issued + world.appeal_after_s, APPEAL, (d.id, -1, "", 0.0))
+        if src >= 0 and run.treaty.veto.enabled and not d.applies_to:
+            host = int(c.src_host[src])
+            if host >= 0 and world.is_permanent(run, host):
+                run.push(rec.issued + float(m.response_s[host]), VETO, (d.id, host, "", 0.0))
+    for r in out.revocations:
+        revoked = run.by_id.get(r.decision_id)
+        if revoked is not None:
+            revoked.end = min(revoked.end, r.at - T0)
+        run.revocations += 1
+    run.disputes += len(out.disputes)
+    for cons in out.consultations:
+        if cons.status != "open" or cons.id in run.seen_consultations:
+            continue
+        run.seen_consultations.add(cons.id)
+        corroborate(run, world, cons.target, set(cons.members), cons.opened_at - T0)
+
+
+def corroborate(run: Run, world: World, target: str, reporters: set[str], opened: float) -> None:
+    """Members asked to corroborate answer from their own logs (rogues: from their plot)."""
+    c, m = world.campaign, world.members
+    src, inn = world.lookup(target)
+    answer: list[int] = []
+    if src >= 0:
+        lo, hi = world.source_events(src)
+        if hi > lo:
+            times = c.ev_time[lo:hi]
+            mem = c.pair_member[c.ev_pair[lo:hi]][times < opened]
+            counts = np.bincount(mem, minlength=m.count)
+            answer = [
+                int(x)
+                for x in np.flatnonzero((counts >= m.params.corroborate_min_events) & ~m.free_rider)
+            ]
+    elif inn >= 0 and m.params.collude:
+        answer = [int(x) for x in np.flatnonzero(m.rogue)]
+    for who in answer:
+        if run.names[who] in reporters:
+            continue
+        t = opened + float(m.response_s[who])
+        t = m.after_outage(who, t) + float(m.uplink_s[who])
+        run.push(t, SIG, (who, -1, target, t))
+
+
+def hourly(run: Run, world: World, now_rel: float) -> None:
+    """Report consumption to the ledger and read standing (delays, suspensions)."""
+    m = world.members
+    council = run.council
+    now = T0 + now_rel
+    if run.received is not None:
+        got = run.received + run.received_all
+        for k in np.flatnonzero(got).tolist():
+            council.received(run.names[k], int(got[k]))
+        run.received[:] = 0
+        run.received_all = 0
+    extra = np.zeros(m.count)
+    delay = run.treaty.burden.delay
+    for idx, name in enumerate(run.names):
+        state = council.member(name)
+        if state is None or state.status != "active":
+            extra[idx] = np.inf
+            continue
+        standing = council.standing(name, now)
+        if standing == "delayed":
+            extra[idx] = delay
+        elif standing == "suspended":
+            extra[idx] = np.inf
+    if not np.array_equal(extra, run.extra[-1]):
+        run.extra.append(extra)
+
+
+__all__ = ["T0", "Run", "cmod", "mmod", "run_treaty"]

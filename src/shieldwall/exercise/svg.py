@@ -1,0 +1,212 @@
+"""Small, dependency-free SVG charts: line charts and bar charts with titles, axes and units.
+
+Every chart is a self-contained ``<svg>`` string (no scripts, no external fonts); text
+is escaped, so treaty names or parameters from the command line cannot inject markup.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
+W, H = 640, 360
+LEFT, RIGHT, TOP, BOTTOM = 72, 150, 40, 56
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    xs: Sequence[float]
+    ys: Sequence[float]
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round tick values covering [lo, hi]."""
+    if not math.isfinite(lo) or not math.isfinite(hi):
+        return [0.0, 1.0]
+    if hi <= lo:
+        hi = lo + 1.0
+    raw = (hi - lo) / max(count, 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    start = math.floor(lo / step) * step
+    ticks = []
+    v = start
+    while v <= hi + step * 0.5:
+        ticks.append(round(v, 10))
+        v += step
+    return ticks
+
+
+def fmt(v: float) -> str:
+    if abs(v) >= 1e6:
+        return f"{v / 1e6:g}M"
+    if abs(v) >= 1e4:
+        return f"{v / 1e3:g}k"
+    return f"{v:g}"
+
+
+def _frame(title: str, xlabel: str, ylabel: str, chart_id: str) -> list[str]:
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(chart_id)}" '
+        f'width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" '
+        f'aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<rect x="0" y="0" width="{W}" height="{H}" fill="#fff"/>',
+        f'<text class="chart-title" x="{W / 2 - RIGHT / 2}" y="22" text-anchor="middle" '
+        f'font-size="15" font-weight="bold">{escape(title)}</text>',
+        f'<text class="x-label" x="{LEFT + (W - LEFT - RIGHT) / 2}" y="{H - 12}" '
+        f'text-anchor="middle" font-size="12">{escape(xlabel)}</text>',
+        f'<text class="y-label" x="16" y="{TOP + (H - TOP - BOTTOM) / 2}" '
+        f'text-anchor="middle" font-size="12" transform="rotate(-90 16 '
+        f'{TOP + (H - TOP - BOTTOM) / 2})">{escape(ylabel)}</text>',
+    ]
+
+
+def _axes(x_ticks: list[tuple[float, str]], y_ticks: list[tuple[float, str]]) -> list[str]:
+    x0, x1, y0, y1 = LEFT, W - RIGHT, H - BOTTOM, TOP
+    out = [
+        f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y0}" stroke="#333"/>',
+        f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y1}" stroke="#333"/>',
+    ]
+    for px, label in x_ticks:
+        out.append(f'<line x1="{px:.1f}" y1="{y0}" x2="{px:.1f}" y2="{y0 + 5}" stroke="#333"/>')
+        out.append(
+            f'<text x="{px:.1f}" y="{y0 + 18}" text-anchor="middle" font-size="11">'
+            f"{escape(label)}</text>"
+        )
+    for py, label in y_ticks:
+        out.append(f'<line x1="{x0}" y1="{py:.1f}" x2="{x1}" y2="{py:.1f}" stroke="#eee"/>')
+        out.append(
+            f'<text x="{x0 - 6}" y="{py + 4:.1f}" text-anchor="end" font-size="11">'
+            f"{escape(label)}</text>"
+        )
+    return out
+
+
+def _legend(names: Sequence[str]) -> list[str]:
+    out = []
+    for i, name in enumerate(names):
+        y = TOP + 10 + i * 18
+        color = PALETTE[i % len(PALETTE)]
+        out.append(
+            f'<rect x="{W - RIGHT + 14}" y="{y - 9}" width="12" height="12" fill="{color}"/>'
+        )
+        out.append(
+            f'<text class="legend" x="{W - RIGHT + 32}" y="{y + 1}" font-size="12">'
+            f"{escape(name)}</text>"
+        )
+    return out
+
+
+def line_chart(
+    chart_id: str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    series: Sequence[Series],
+    *,
+    log_x: bool = False,
+    step: bool = False,
+) -> str:
+    """Lines (or steps) per series; ``log_x`` uses a base-10 x axis (values <= 0 dropped)."""
+
+    def tx(v: float) -> float:
+        return math.log10(v) if log_x else v
+
+    pts = [
+        (tx(x), y)
+        for s in series
+        for x, y in zip(s.xs, s.ys, strict=True)
+        if math.isfinite(y) and (not log_x or x > 0)
+    ]
+    xs = [p[0] for p in pts] or [0.0, 1.0]
+    ys = [p[1] for p in pts] or [0.0, 1.0]
+    if log_x:
+        x_vals = [float(v) for v in range(math.floor(min(xs)), math.ceil(max(xs)) + 1)]
+        if len(x_vals) < 2:
+            x_vals.append(x_vals[0] + 1)
+    else:
+        x_vals = nice_ticks(min(xs), max(xs))
+    y_vals = nice_ticks(min(0.0, min(ys)), max(ys))
+    xlo, xhi, ylo, yhi = x_vals[0], x_vals[-1], y_vals[0], y_vals[-1]
+
+    def px(v: float) -> float:
+        return LEFT + (v - xlo) / ((xhi - xlo) or 1) * (W - LEFT - RIGHT)
+
+    def py(v: float) -> float:
+        return H - BOTTOM - (v - ylo) / ((yhi - ylo) or 1) * (H - TOP - BOTTOM)
+
+    x_ticks = [(px(v), fmt(10**v) if log_x else fmt(v)) for v in x_vals]
+    y_ticks = [(py(v), fmt(v)) for v in y_vals]
+    out = _frame(title, xlabel, ylabel, chart_id) + _axes(x_ticks, y_ticks)
+    for i, s in enumerate(series):
+        coords: list[str] = []
+        prev_y: float | None = None
+        for x, y in zip(s.xs, s.ys, strict=True):
+            if not math.isfinite(y) or (log_x and x <= 0):
+                continue
+            X, Y = px(tx(x)), py(y)
+            if step and prev_y is not None:
+                coords.append(f"{X:.1f},{prev_y:.1f}")
+            coords.append(f"{X:.1f},{Y:.1f}")
+            prev_y = Y
+        if len(coords) == 1:
+            coords.append(coords[0])
+        if coords:
+            color = PALETTE[i % len(PALETTE)]
+            out.append(
+                f'<polyline class="series" data-series="{escape(s.name)}" fill="none" '
+                f'stroke="{color}" stroke-width="2" points="{" ".join(coords)}"/>'
+            )
+    out += _legend([s.name for s in series])
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def bar_chart(
+    chart_id: str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    categories: Sequence[str],
+    groups: Sequence[Series],
+) -> str:
+    """Grouped bars: one group per category, one bar per series (``ys`` per category)."""
+    values = [y for g in groups for y in g.ys if math.isfinite(y)] or [0.0]
+    y_vals = nice_ticks(0.0, max(max(values), 1e-9))
+    ylo, yhi = y_vals[0], y_vals[-1]
+    n_cat = max(len(categories), 1)
+    band = (W - LEFT - RIGHT) / n_cat
+    bar = band * 0.8 / max(len(groups), 1)
+
+    def py(v: float) -> float:
+        return H - BOTTOM - (v - ylo) / ((yhi - ylo) or 1) * (H - TOP - BOTTOM)
+
+    # Thin out category labels when there are many.
+    every = max(1, math.ceil(n_cat / 12))
+    x_ticks = [
+        (LEFT + band * (i + 0.5), c if i % every == 0 else "") for i, c in enumerate(categories)
+    ]
+    out = _frame(title, xlabel, ylabel, chart_id) + _axes(
+        x_ticks, [(py(v), fmt(v)) for v in y_vals]
+    )
+    for j, g in enumerate(groups):
+        color = PALETTE[j % len(PALETTE)]
+        for i, y in enumerate(g.ys):
+            if not math.isfinite(y):
+                continue
+            x = LEFT + band * i + band * 0.1 + bar * j
+            top = py(max(y, 0.0))
+            height = max(py(0.0) - top, 0.0)
+            out.append(
+                f'<rect class="bar" data-series="{escape(g.name)}" x="{x:.1f}" y="{top:.1f}" '
+                f'width="{max(bar - 1, 1):.1f}" height="{max(height, 0.5):.1f}" fill="{color}">'
+                f"<title>{escape(g.name)} {escape(categories[i])}: {y:g}</title></rect>"
+            )
+    out += _legend([g.name for g in groups])
+    out.append("</svg>")
+    return "\n".join(out)

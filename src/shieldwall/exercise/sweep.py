@@ -1,0 +1,224 @@
+"""Comparing treaties and sweeping one parameter at a time, with the same seed.
+
+Treaty parameters (``quorum``, ``window``) are changed by rewriting the treaty's TOML
+and loading it again with :func:`shieldwall.core.treaty.load_treaty`, so a swept
+treaty is validated exactly like one an operator writes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+from shieldwall.core.treaty import TEMPLATES, Treaty, load_treaty, template_text
+from shieldwall.exercise import campaign as cmod
+from shieldwall.exercise import members as mmod
+from shieldwall.exercise.engine import run_treaty
+from shieldwall.exercise.evaluate import evaluate
+from shieldwall.exercise.metrics import TreatyResult
+from shieldwall.exercise.world import Config, World
+
+TREATY_KEYS = {"quorum": ("collective", "quorum"), "window": ("collective", "window")}
+CONFIG_KEYS = ("members", "slice_s", "appeal_after_s")
+MAX_POINTS = 50
+
+Progress = Callable[[str, float], None]
+
+
+def treaty_text(spec: str) -> str:
+    """A template name or the path of a treaty TOML file."""
+    if spec in TEMPLATES:
+        return template_text(spec)
+    path = Path(spec)
+    if spec.endswith(".toml") and path.is_file():
+        return path.read_text("utf-8")
+    return template_text(spec)  # raises, naming the templates
+
+
+def override(text: str, section: str, key: str, literal: str) -> str:
+    """Set ``key = literal`` in ``[section]`` of TOML ``text`` (added if missing)."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == f"[{section}]"), None)
+    if start is None:
+        return f"{text.rstrip()}\n\n[{section}]\n{key} = {literal}\n"
+    end = next(
+        (
+            i
+            for i in range(start + 1, len(lines))
+            if lines[i].lstrip().startswith("[") and not lines[i].lstrip().startswith("[[")
+        ),
+        len(lines),
+    )
+    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    for i in range(start + 1, end):
+        if pattern.match(lines[i]):
+            lines[i] = f"{key} = {literal}"
+            break
+    else:
+        lines.insert(start + 1, f"{key} = {literal}")
+    return "\n".join(lines) + "\n"
+
+
+def load(spec: str, changes: dict[str, Any] | None = None) -> Treaty:
+    text = treaty_text(spec)
+    for name, value in (changes or {}).items():
+        section, key = TREATY_KEYS[name]
+        literal = str(int(value)) if name == "quorum" else f'"{float(value):g}s"'
+        text = override(text, section, key, literal)
+    return load_treaty(text, source=f"treaty {spec}" + (f" with {changes}" if changes else ""))
+
+
+def parse_sweep(text: str) -> tuple[str, list[float]]:
+    """``quorum=1..5``, ``rogue=0..10`` or ``delay_median_s=0.1,1,10``."""
+    name, sep, spec = text.partition("=")
+    name = name.strip()
+    known = sweepable()
+    if not sep or name not in known:
+        raise ValueError(
+            f"sweep {text!r} is not NAME=A..B or NAME=V1,V2: NAME is one of "
+            f"{', '.join(sorted(known))}"
+        )
+    try:
+        if ".." in spec:
+            lo_s, hi_s = spec.split("..", 1)
+            lo, hi = int(lo_s), int(hi_s)
+            if hi < lo:
+                raise ValueError
+            values = [float(v) for v in range(lo, hi + 1)]
+        else:
+            values = [float(v) for v in spec.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(
+            f"sweep {text!r} has bad values {spec!r}: give whole numbers A..B with A <= B "
+            "or a comma-separated list"
+        ) from None
+    if not values or len(values) > MAX_POINTS:
+        raise ValueError(
+            f"sweep {text!r} has {len(values)} points: give between 1 and {MAX_POINTS}"
+        )
+    return name, values
+
+
+def sweepable() -> set[str]:
+    return (
+        set(TREATY_KEYS)
+        | set(CONFIG_KEYS)
+        | {f.name for f in fields(cmod.CampaignParams)}
+        | {f.name for f in fields(mmod.MemberParams)}
+    )
+
+
+def configured(config: Config, name: str, value: float) -> Config:
+    """``config`` with one parameter changed (treaty parameters leave it alone)."""
+    if name in TREATY_KEYS:
+        return config
+    if name in CONFIG_KEYS:
+        cast: Any = int(value) if name == "members" else value
+        return replace(config, **{name: cast})
+    for part, cls in (("campaign", cmod.CampaignParams), ("behaviour", mmod.MemberParams)):
+        types = {f.name: f.type for f in fields(cls)}
+        if name in types:
+            kind = types[name]
+            cast = (
+                bool(value)
+                if kind in ("bool", bool)
+                else int(value)
+                if kind in ("int", int)
+                else float(value)
+            )
+            return replace(config, **{part: replace(getattr(config, part), **{name: cast})})
+    raise ValueError(f"unknown sweep parameter {name!r}: choose one of {sorted(sweepable())}")
+
+
+def compare(
+    config: Config,
+    treaties: list[str],
+    changes: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    world: World | None = None,
+) -> tuple[World, dict[str, TreatyResult]]:
+    """Every treaty against the same world."""
+    loaded = [load(spec, changes) for spec in treaties]
+    world = world or World(config)
+    out: dict[str, TreatyResult] = {}
+    for spec, treaty in zip(treaties, loaded, strict=True):
+        label = Path(spec).stem if spec.endswith(".toml") else spec
+
+        def tick(f: float, label: str = label) -> None:
+            if progress is not None:
+                progress(label, f)
+
+        run = run_treaty(world, treaty, tick)
+        out[label] = evaluate(run, world)
+    return world, out
+
+
+def sweep(
+    config: Config,
+    treaties: list[str],
+    name: str,
+    values: list[float],
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """One parameter over ``values``; everything else (seed included) fixed."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for value in values:
+        changes = {name: value} if name in TREATY_KEYS else None
+        cfg = configured(config, name, value)
+
+        def tick(label: str, f: float, value: float = value) -> None:
+            if progress is not None:
+                progress(f"{name}={value:g} {label}", f)
+
+        _, results = compare(cfg, treaties, changes, tick)
+        for label, result in results.items():
+            rows.setdefault(label, []).append(result.as_json())
+    return {"parameter": name, "values": values, "treaties": rows}
+
+
+def pure_treaties(
+    config: Config,
+    world: World,
+    treaties: list[str],
+    progress: Progress | None = None,
+) -> dict[str, TreatyResult]:
+    """The same world without members' local self-defence: what the treaties do alone."""
+    plain = replace(config, behaviour=replace(config.behaviour, self_defence=False))
+
+    def tick(label: str, f: float) -> None:
+        if progress is not None:
+            progress(f"{label} (no self-defence)", f)
+
+    return compare(plain, treaties, progress=tick, world=world.variant(False))[1]
+
+
+def results_document(
+    config: Config,
+    world: World,
+    results: dict[str, TreatyResult],
+    sweeps: list[dict[str, Any]],
+    pure: dict[str, TreatyResult] | None = None,
+) -> dict[str, Any]:
+    """The JSON document: parameters and seed at the top, one entry per treaty.
+
+    ``pure`` (results without local self-defence on the same world) goes under
+    ``treaties_without_self_defence``.
+    """
+    stats = cmod.stats(world.campaign)
+    extra = {}
+    if pure is not None:
+        extra["treaties_without_self_defence"] = {n: r.as_json() for n, r in pure.items()}
+    return {
+        "seed": config.seed,
+        **{k: v for k, v in config.as_dict().items() if k != "seed"},
+        "campaign_stats": {
+            k: round(v, 4) if isinstance(v, float) else v for k, v in stats.__dict__.items()
+        },
+        "treaties": {name: r.as_json() for name, r in results.items()},
+        **extra,
+        "series": {name: r.series for name, r in results.items()},
+        "sweeps": sweeps,
+    }

@@ -1,0 +1,103 @@
+"""The hub's ASGI application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from shieldwall.hub import dashboard, decisions, members, openapi, signals, views
+from shieldwall.hub.errors import (
+    ApiError,
+    api_error_handler,
+    http_error_handler,
+    store_failure_handler,
+    unexpected_error_handler,
+)
+from shieldwall.hub.secretariat import Secretariat, StoreFailure
+from shieldwall.hub.settings import HubSettings, load_settings
+from shieldwall.hub.storage import DB_NAME, SETTINGS_FILE, open_store, store_spec
+
+__all__ = ["DB_NAME", "create_app", "open_secretariat"]
+log = logging.getLogger("shieldwall.hub")
+
+
+async def _openapi(request: Request) -> JSONResponse:
+    return JSONResponse(openapi.document())
+
+
+async def _ticker(sec: Secretariat) -> None:
+    """Closes consultations on time and records what members received."""
+    last_flush = time.monotonic()
+    while True:
+        await asyncio.sleep(sec.settings.tick_interval)
+        try:
+            sec.tick()
+            if time.monotonic() - last_flush >= sec.settings.received_flush:
+                last_flush = time.monotonic()
+                sec.flush_received()
+        except Exception:
+            log.exception("council tick failed")
+
+
+def open_secretariat(
+    data_dir: Path, clock: Callable[[], float] = time.time, settings: HubSettings | None = None
+) -> Secretariat:
+    """The hub of ``data_dir`` on its configured store (SQLite or PostgreSQL)."""
+    data_dir = Path(data_dir)
+    settings = settings or load_settings(data_dir / SETTINGS_FILE)
+    store = open_store(data_dir, store_spec(settings.store), synchronous=settings.synchronous)
+    try:
+        return Secretariat(store, clock, settings)
+    except BaseException:
+        store.close()
+        raise
+
+
+def create_app(
+    sec: Secretariat, extra_routes: Sequence[BaseRoute] = (), ticker: bool = True
+) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(_ticker(sec)) if ticker else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            sec.flush_received()
+
+    # Extra routes (interoperability) come first: they may refine a path of the hub's
+    # own, e.g. /v1/decisions/stream before /v1/decisions/{id}.
+    routes: list[BaseRoute] = [
+        *extra_routes,
+        *members.routes,
+        *signals.routes,
+        *decisions.routes,
+        *views.routes,
+        *dashboard.routes,
+        Route("/openapi.json", _openapi, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApiError: api_error_handler,
+            HTTPException: http_error_handler,
+            StoreFailure: store_failure_handler,
+            Exception: unexpected_error_handler,
+        },
+    )
+    app.state.sec = sec
+    return app

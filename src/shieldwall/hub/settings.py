@@ -1,0 +1,94 @@
+"""The hub's settings: one registry of name, type, default and help.
+
+Settings come from DATA/hub.toml (optional) and are checked at start-up; an unknown
+key fails with the closest known name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from shieldwall.store.urls import check_store
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_signals_per_batch: int = 10_000
+    clock_skew: float = 300.0
+    max_signal_age: float = 7 * 86400.0
+    tick_interval: float = 1.0
+    heartbeat: float = 15.0
+    stream_window: int = 100_000
+    synchronous: str = "NORMAL"
+    received_flush: float = 5.0
+    max_pending_applicants: int = 100
+    # A PostgreSQL URL may carry a password: never in repr.
+    store: str = field(default="sqlite", repr=False)
+
+
+HELP = {
+    "max_body_bytes": "largest request body accepted, in bytes",
+    "max_signals_per_batch": "most signals in one signed batch",
+    "clock_skew": "seconds a member's clock may differ from the hub's",
+    "max_signal_age": "oldest signal accepted, in seconds (outboxes resend after outages)",
+    "tick_interval": "seconds between council ticks (consultations closing, deliberations)",
+    "heartbeat": "seconds between keep-alive comments on idle streams",
+    "stream_window": "recent stream events kept in memory for fast resumption",
+    "synchronous": "SQLite synchronous mode: NORMAL survives a killed process, FULL power loss",
+    "received_flush": "seconds between ledger updates of decisions streamed to members",
+    "max_pending_applicants": "join requests awaiting approval at once; more are refused",
+    "store": (
+        'where the records live: "sqlite" (DIR/hub.sqlite3) or a PostgreSQL URL '
+        "postgresql://USER@HOST[:PORT]/DATABASE (set by 'hub init --store'; "
+        "SHIELDWALL_STORE overrides it)"
+    ),
+}
+
+
+def load_settings(path: Path) -> HubSettings:
+    if not path.exists():
+        return HubSettings()
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc}): fix the file or remove it") from None
+    return settings_from(data, str(path))
+
+
+def settings_from(data: dict[str, Any], source: str) -> HubSettings:
+    known = {f.name: f for f in fields(HubSettings)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = (
+                f": did you mean {close[0]!r}?" if close else f": known keys are {', '.join(known)}"
+            )
+            raise ValueError(f"{source}: unknown setting {key!r}{hint}")
+        default = getattr(HubSettings(), key)
+        kind = type(default)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if key == "store" and isinstance(value, str):
+            values[key] = check_store(value, f"{source}: setting 'store'")
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(
+                f"{source}: setting {key!r} = {_shown(key, value)!r} must be a {kind.__name__} "
+                f"({HELP[key]}); the default is {default!r}"
+            )
+        if kind in (int, float) and value <= 0:
+            raise ValueError(f"{source}: setting {key!r} = {value!r} must be above zero")
+        values[key] = value
+    if values.get("synchronous", "NORMAL") not in ("NORMAL", "FULL"):
+        raise ValueError(f'{source}: setting \'synchronous\' must be "NORMAL" or "FULL"')
+    return HubSettings(**values)
+
+
+def _shown(key: str, value: Any) -> Any:
+    return "(hidden)" if key == "store" else value

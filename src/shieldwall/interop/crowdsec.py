@@ -1,0 +1,222 @@
+"""A CrowdSec-compatible bouncer API, so stock remediation components enforce decisions.
+
+``GET|HEAD /v1/decisions/stream`` and ``GET|HEAD /v1/decisions`` behave as in
+CrowdSec's Local API: ``X-Api-Key`` per bouncer (403 ``{"message": "access
+forbidden"}`` otherwise), ``null`` for empty lists, ``startup=true`` for the full set,
+later pulls return what changed since that bouncer's previous pull.
+
+Alliance specifics: ``watch`` decisions are never sent (nothing to enforce);
+recommended decisions (consult-only treaties) are ``simulated`` and, as CrowdSec does
+for simulated decisions, only sent when asked for with ``simulated=true``; a
+decision that binds only some members (``applies_to``) reaches only bouncers
+registered for one of them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from shieldwall.core.model import Decision
+from shieldwall.interop.crowdsec_format import (
+    ORIGIN,
+    Fragment,
+    FragmentCache,
+    render,
+    revoked_decision,
+)
+from shieldwall.interop.keys import Bouncer, BouncerKeys
+from shieldwall.interop.source import DecisionSource
+
+Clock = Callable[[], float]
+FORBIDDEN = {"message": "access forbidden"}
+_MAX_QUERY = 2048
+
+
+class BadQuery(ValueError):
+    pass
+
+
+def _words(request: Request, name: str) -> tuple[str, ...]:
+    raw = request.query_params.get(name, "")
+    if len(raw) > _MAX_QUERY:
+        raise BadQuery(f"{name} is longer than {_MAX_QUERY} characters: shorten it")
+    return tuple(w.strip().lower() for w in raw.split(",") if w.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    scopes: tuple[str, ...] = ("ip", "range")
+    origins: tuple[str, ...] = ()
+    containing: tuple[str, ...] = ()
+    not_containing: tuple[str, ...] = ()
+    simulated: bool = False
+    member: str = ""
+
+    @classmethod
+    def of(cls, request: Request, bouncer: Bouncer, default_scopes: bool = True) -> Filters:
+        scopes = _words(request, "scopes")
+        if not scopes and default_scopes:
+            scopes = ("ip", "range")
+        return cls(
+            scopes,
+            _words(request, "origins"),
+            _words(request, "scenarios_containing"),
+            _words(request, "scenarios_not_containing"),
+            request.query_params.get("simulated", "").lower() == "true",
+            bouncer.member,
+        )
+
+    def keep(self, f: Fragment) -> bool:
+        if f.type == "watch":
+            return False
+        if f.simulated and not self.simulated:
+            return False
+        if self.scopes and f.scope not in self.scopes:
+            return False
+        if self.origins and ORIGIN not in self.origins:
+            return False
+        if f.applies_to and self.member not in f.applies_to:
+            return False
+        scenario = f.scenario.lower()
+        if self.containing and not any(w in scenario for w in self.containing):
+            return False
+        return not (self.not_containing and any(w in scenario for w in self.not_containing))
+
+    @property
+    def trivial(self) -> bool:
+        return self.scopes == ("ip", "range") and not (
+            self.origins or self.containing or self.not_containing or self.simulated
+        )
+
+
+def _json(body: str, status: int = 200) -> Response:
+    return Response(body, status, media_type="application/json")
+
+
+class CrowdSecAPI:
+    def __init__(self, source: DecisionSource, keys: BouncerKeys, clock: Clock) -> None:
+        self.source = source
+        self.keys = keys
+        self.clock = clock
+        self.cache = FragmentCache()
+
+    def _bouncer(self, request: Request) -> Bouncer | None:
+        key = request.headers.get("x-api-key", "")
+        if not key or len(key) > 256:
+            return None
+        return self.keys.check(key)
+
+    def _select(self, decisions: Iterable[Decision], filters: Filters) -> list[Fragment]:
+        frags = self.cache.get(list(decisions))
+        if filters.trivial and not filters.member:
+            return [f for f in frags if f.type != "watch" and not f.simulated and not f.applies_to]
+        return [f for f in frags if filters.keep(f)]
+
+    async def stream(self, request: Request) -> Response:
+        bouncer = self._bouncer(request)
+        if bouncer is None:
+            return JSONResponse(FORBIDDEN, 403)
+        if request.method == "HEAD":
+            return Response(b"", 200, media_type="application/json")
+        try:
+            filters = Filters.of(request, bouncer)
+        except BadQuery as exc:
+            return JSONResponse({"message": str(exc)}, 400)
+        now = self.clock()
+        startup = request.query_params.get("startup", "").lower() == "true"
+        until: dict[int, float] = {}
+        if startup or bouncer.last_seq < 0:
+            seq = self.source.seq()
+            new = self._select(self.source.active(now), filters)
+            deleted: list[Fragment] = []
+        else:
+            ch = self.source.changes(bouncer.last_seq, bouncer.last_pull, now)
+            seq = ch.seq
+            new = self._select(ch.new, filters)
+            gone = list(ch.expired)
+            for rev in ch.revoked:
+                d = revoked_decision(rev, self.source.decision(rev.decision_id))
+                until[d.id] = min(d.expires_at, rev.at)
+                gone.append(d)
+            deleted = self._select(gone, filters)
+        self.keys.record_pull(bouncer.name, seq, now)
+        body = (
+            '{"deleted":'
+            + (render(deleted, now, until=until) or "null")
+            + ',"new":'
+            + (render(new, now) or "null")
+            + "}"
+        )
+        return _json(body)
+
+    async def decisions(self, request: Request) -> Response:
+        bouncer = self._bouncer(request)
+        if bouncer is None:
+            return JSONResponse(FORBIDDEN, 403)
+        try:
+            filters = Filters.of(request, bouncer, default_scopes=False)
+            match = _address_query(request)
+            wanted_type = request.query_params.get("type", "")
+        except (BadQuery, ValueError) as exc:
+            return JSONResponse({"message": str(exc)}, 400)
+        now = self.clock()
+        frags = self._select(self.source.active(now), filters)
+        if wanted_type:
+            frags = [f for f in frags if f.type == wanted_type]
+        if match is not None:
+            frags = [f for f in frags if match(f)]
+        if request.method == "HEAD":
+            return Response(b"", 200, media_type="application/json")
+        return _json(render(frags, now) or "null")
+
+
+def _address_query(request: Request) -> Callable[[Fragment], bool] | None:
+    """The ip/range/scope+value part of ``GET /v1/decisions`` as a predicate."""
+    q = request.query_params
+    ip, rng = q.get("ip", ""), q.get("range", "")
+    scope, value = q.get("scope", "").lower(), q.get("value", "")
+    contains = q.get("contains", "true").lower() != "false"
+    if scope and scope not in ("ip", "range"):
+        return lambda f: False  # other scopes (username, country, …) are never decided on
+    target = ip or rng or value
+    if not target:
+        if scope:
+            return lambda f: f.scope == scope
+        return None
+    if len(target) > 64:
+        raise BadQuery(f"value {target[:64]!r}… is too long: give one IP or CIDR range")
+    try:
+        net = ipaddress.ip_network(target.strip(), strict=False)
+    except ValueError:
+        raise BadQuery(
+            f"{target!r} is not an IP address or CIDR range: give one such as "
+            "203.0.113.9 or 198.51.100.0/24"
+        ) from None
+    version, first = net.version, int(net.network_address)
+    last = first + net.num_addresses - 1
+    if contains:
+        return lambda f: f.version == version and f.first <= first and f.last >= last
+    return lambda f: f.version == version and f.first >= first and f.last <= last
+
+
+def crowdsec_routes(
+    source: DecisionSource, keys: BouncerKeys, clock: Clock = time.time
+) -> list[Route]:
+    """The bouncer API's routes, to mount at the hub's root (paths start with /v1).
+
+    The JSON of every active decision is built here, once, so that the first
+    ``startup=true`` pull after a hub start costs no more than later ones.
+    """
+    api = CrowdSecAPI(source, keys, clock)
+    api.cache.get(list(source.active(clock())))
+    return [
+        Route("/v1/decisions/stream", api.stream, methods=["GET", "HEAD"]),
+        Route("/v1/decisions", api.decisions, methods=["GET", "HEAD"]),
+    ]

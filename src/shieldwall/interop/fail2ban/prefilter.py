@@ -1,0 +1,119 @@
+"""Literal text a regex cannot match without: the cheap bytes test run before any regex.
+
+For each regex we find a set of strings one of which every match must contain (a
+literal run, or one literal per alternative of a branch). A line containing none of
+the strings of any regex cannot match, and is skipped without running a regex.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any
+
+# The regex parser's own view of a pattern (private modules of ``re`` in 3.11+).
+C: Any = importlib.import_module("re._constants")
+P: Any = importlib.import_module("re._parser")
+
+MIN_LITERAL = 3
+
+Factor = frozenset[str] | None  # None: no required literal known
+
+
+def _score(f: Factor) -> int:
+    return min((len(s) for s in f), default=0) if f else 0
+
+
+def _best(options: list[Factor]) -> Factor:
+    best: Factor = None
+    for f in options:
+        if f and _score(f) > _score(best):
+            best = f
+    return best
+
+
+def _sequence(items: Any) -> Factor:
+    candidates: list[Factor] = []
+    run: list[str] = []
+    for op, av in items:
+        if op is C.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            candidates.append(frozenset(["".join(run)]))
+            run = []
+        if op is C.SUBPATTERN:
+            candidates.append(_sequence(av[-1]))
+        elif op is C.ATOMIC_GROUP:
+            candidates.append(_sequence(av))
+        elif op is C.BRANCH:
+            parts = [_sequence(alt) for alt in av[1]]
+            if all(parts):
+                candidates.append(frozenset().union(*[p for p in parts if p]))
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT) and av[0] >= 1:
+            candidates.append(_sequence(av[2]))
+    if run:
+        candidates.append(frozenset(["".join(run)]))
+    return _best(candidates)
+
+
+def required_literals(regex: str) -> tuple[frozenset[str] | None, bool]:
+    """(strings one of which every match contains, ignore-case) or (None, _)."""
+    try:
+        parsed = P.parse(regex, 0)
+    except re.error:
+        return None, False
+    ignore_case = bool(parsed.state.flags & re.IGNORECASE) or "(?i" in regex
+    factor = _sequence(parsed.data)
+    if not factor or _score(factor) < MIN_LITERAL:
+        return None, ignore_case
+    # A literal that contains "[]" may span a date fail2ban removed: not safe to require.
+    if any("[]" in s for s in factor):
+        return None, ignore_case
+    return factor, ignore_case
+
+
+def _union(regexes: list[str]) -> tuple[set[str], bool] | None:
+    """The required literals of all regexes, and whether any is case-insensitive."""
+    literals: set[str] = set()
+    ignore_case = False
+    for regex in regexes:
+        factor, icase = required_literals(regex)
+        if factor is None:
+            return None
+        ignore_case = ignore_case or icase
+        literals.update(factor)
+    if not literals:
+        return None
+    return literals, ignore_case
+
+
+def build_prefilter(regexes: list[str]) -> re.Pattern[bytes] | None:
+    """One bytes regex finding any required literal of any regex, or None if impossible."""
+    union = _union(regexes)
+    if union is None:
+        return None
+    literals, ignore_case = union
+    # Longest first so the alternation prefers informative hits; all are equivalent.
+    alternation = b"|".join(
+        re.escape(s.encode("utf-8")) for s in sorted(literals, key=lambda s: (-len(s), s))
+    )
+    return re.compile(alternation, re.IGNORECASE if ignore_case else 0)
+
+
+def prefilter_literals(regexes: list[str]) -> tuple[bytes, ...] | None:
+    """The same test as :func:`build_prefilter` as a few strings for ``bytes.find``.
+
+    A line contains one of them exactly when it contains a literal of the prefilter: a
+    literal that contains another one is left out, as the shorter one finds its lines.
+    ``bytes.find`` runs at memory speed, while the regex alternation is tried at every
+    position whose byte starts some literal, which in a log is nearly every position.
+    None when the prefilter is case-insensitive or impossible, or a literal holds a line
+    break (the regex then decides, as before).
+    """
+    union = _union(regexes)
+    if union is None or union[1] or any("\n" in s for s in union[0]):
+        return None
+    literals = union[0]
+    kept = [s for s in literals if not any(o != s and o in s for o in literals)]
+    return tuple(s.encode("utf-8") for s in sorted(kept, key=lambda s: (-len(s), s)))

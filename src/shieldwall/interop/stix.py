@@ -1,0 +1,294 @@
+"""Alliance records as STIX 2.1 objects, and partner STIX as alliance signals.
+
+Decisions are indicators (``[ipv4-addr:value = '…']``), revocations are revoked
+versions of them (same id, newer ``modified``), members are identities, signals are
+sightings. Ids are deterministic (UUIDv5), so the same decision always has the same
+indicator id. Incoming objects are checked beyond what ``stix2`` checks: confidence
+range, address syntax, pattern shape, sizes.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shieldwall.core.addresses import parse_target
+from shieldwall.core.model import Decision, Signal
+from shieldwall.interop.crowdsec_format import NAMESPACE, decision_uuid
+from shieldwall.interop.source import DecisionSource, Member
+
+STIX_MEDIA = "application/stix+json;version=2.1"
+HUB_IDENTITY = f"identity--{uuid.uuid5(NAMESPACE, 'identity:hub')}"
+MAX_ADDRESSES = 100
+
+StixObject = dict[str, Any]
+
+
+def ts(t: float) -> str:
+    """A STIX timestamp with millisecond precision."""
+    dt = datetime.fromtimestamp(t, UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_ts(text: str) -> float:
+    if not isinstance(text, str) or not text.endswith("Z") or len(text) > 40:
+        raise ValueError(
+            f"timestamp {text!r} is not RFC 3339 UTC: give one like 2024-01-31T12:00:00Z"
+        )
+    try:
+        return datetime.fromisoformat(text[:-1] + "+00:00").timestamp()
+    except ValueError:
+        raise ValueError(
+            f"timestamp {text!r} is not RFC 3339 UTC: give one like 2024-01-31T12:00:00Z"
+        ) from None
+
+
+def indicator_id(decision_id: int) -> str:
+    return f"indicator--{decision_uuid(decision_id)}"
+
+
+def member_id(name: str) -> str:
+    return f"identity--{uuid.uuid5(NAMESPACE, f'member:{name}')}"
+
+
+def observed_id(target: str) -> str:
+    return f"indicator--{uuid.uuid5(NAMESPACE, f'observed:{target}')}"
+
+
+def pattern(target: str) -> str:
+    kind = "ipv6-addr" if ":" in target else "ipv4-addr"
+    return f"[{kind}:value = '{target}']"
+
+
+def confidence(d: Decision) -> int:
+    """More independent reporters, more confidence; recommendations count half."""
+    value = min(100, 40 + 15 * len(d.members))
+    return value // 2 if d.recommended else value
+
+
+def hub_identity(created: float) -> StixObject:
+    return {
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": HUB_IDENTITY,
+        "created": ts(created),
+        "modified": ts(created),
+        "name": "shieldwall alliance hub",
+        "identity_class": "system",
+    }
+
+
+def identity(m: Member) -> StixObject:
+    return {
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": member_id(m.name),
+        "created": ts(m.joined_at),
+        "modified": ts(m.joined_at),
+        "name": m.name,
+        "identity_class": "organization",
+        "description": "external partner" if m.external else "alliance member",
+        "created_by_ref": HUB_IDENTITY,
+    }
+
+
+def indicator(d: Decision, revoked_at: float | None = None) -> StixObject:
+    obj: StixObject = {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": indicator_id(d.id),
+        "created": ts(d.issued_at),
+        "modified": ts(d.issued_at if revoked_at is None else max(revoked_at, d.issued_at)),
+        "created_by_ref": HUB_IDENTITY,
+        "name": f"{d.action} {d.target}",
+        "description": f"{d.scenario}: decided under treaty clause {d.clause}",
+        "indicator_types": ["malicious-activity"],
+        "pattern": pattern(d.target),
+        "pattern_type": "stix",
+        "pattern_version": "2.1",
+        "valid_from": ts(d.issued_at),
+        "valid_until": ts(max(d.expires_at, d.issued_at + 0.001)),
+        "confidence": confidence(d),
+        "labels": [d.scenario, d.clause, d.action],
+    }
+    if revoked_at is not None:
+        obj["revoked"] = True
+    return obj
+
+
+def observed_indicator(target: str, first_seen: float) -> StixObject:
+    return {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": observed_id(target),
+        "created": ts(first_seen),
+        "modified": ts(first_seen),
+        "created_by_ref": HUB_IDENTITY,
+        "name": f"reported {target}",
+        "description": "reported by alliance members; no decision (yet)",
+        "indicator_types": ["anomalous-activity"],
+        "pattern": pattern(target),
+        "pattern_type": "stix",
+        "pattern_version": "2.1",
+        "valid_from": ts(first_seen),
+        "confidence": 15,
+    }
+
+
+def sighting(s: Signal, of_ref: str) -> StixObject:
+    sid = uuid.uuid5(NAMESPACE, f"signal:{s.member}\x00{s.target}\x00{s.scenario}\x00{s.at!r}")
+    return {
+        "type": "sighting",
+        "spec_version": "2.1",
+        "id": f"sighting--{sid}",
+        "created": ts(s.at),
+        "modified": ts(s.at),
+        "created_by_ref": member_id(s.member),
+        "sighting_of_ref": of_ref,
+        "where_sighted_refs": [member_id(s.member)],
+        "first_seen": ts(s.at),
+        "last_seen": ts(s.at),
+        "count": max(1, min(s.events, 999_999_999)),
+        "description": s.scenario,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One object version in a TAXII collection."""
+
+    date_added: float
+    obj: StixObject = field(compare=False)
+
+    @property
+    def id(self) -> str:
+        return str(self.obj["id"])
+
+    @property
+    def version(self) -> str:
+        return str(self.obj["modified"])
+
+
+def collection_entries(source: DecisionSource, since: float = 0.0) -> list[Entry]:
+    """Every object version added at or after ``since``, in (date added, id) order."""
+    entries: list[Entry] = []
+    members = source.members()
+    if members:
+        first = min(m.joined_at for m in members)
+        if first >= since:
+            entries.append(Entry(first, hub_identity(first)))
+    entries.extend(Entry(m.joined_at, identity(m)) for m in members if m.joined_at >= since)
+    by_target: dict[str, str] = {}
+    for d in source.decisions_since(since):
+        entries.append(Entry(d.issued_at, indicator(d)))
+        by_target[d.target] = indicator_id(d.id)
+    for r in source.revocations_since(since):
+        withdrawn = source.decision(r.decision_id)
+        if withdrawn is not None:
+            entries.append(Entry(r.at, indicator(withdrawn, revoked_at=r.at)))
+    observed: dict[str, float] = {}
+    for s in source.signals_since(since):
+        ref = by_target.get(s.target)
+        if ref is None:
+            ref = observed_id(s.target)
+            if s.target not in observed:
+                observed[s.target] = s.at
+                entries.append(Entry(s.at, observed_indicator(s.target, s.at)))
+        entries.append(Entry(s.at, sighting(s, ref)))
+    entries.sort(key=lambda e: (e.date_added, e.id, e.version))
+    return entries
+
+
+# -- incoming ------------------------------------------------------------------
+
+_CMP = r"(ipv4-addr|ipv6-addr):value\s*=\s*'([^'\\]{1,64})'"
+_GROUP = rf"\[\s*{_CMP}(?:\s+OR\s+{_CMP})*\s*\]"
+_PATTERN_RE = re.compile(rf"^\s*{_GROUP}(?:\s+OR\s+{_GROUP})*\s*$")
+_CMP_RE = re.compile(_CMP)
+
+
+def pattern_targets(text: str) -> list[str]:
+    """Normalised addresses of an ``[ipv4-addr:value = '…'] OR …`` pattern."""
+    if not isinstance(text, str) or len(text) > 20_000 or not _PATTERN_RE.match(text):
+        raise ValueError(
+            f"pattern {str(text)[:80]!r} is not a list of address comparisons: use "
+            "[ipv4-addr:value = '203.0.113.9'] (OR-joined for several)"
+        )
+    found = _CMP_RE.findall(text)
+    if len(found) > MAX_ADDRESSES:
+        raise ValueError(f"pattern has {len(found)} addresses: send at most {MAX_ADDRESSES}")
+    targets = []
+    for kind, value in found:
+        target, _ = parse_target(value)
+        if (kind == "ipv6-addr") != (":" in target):
+            raise ValueError(f"address {value!r} is not an {kind}: fix the object path")
+        targets.append(target)
+    return targets
+
+
+def _check_confidence(obj: Mapping[str, Any]) -> None:
+    if "confidence" in obj:
+        c = obj["confidence"]
+        if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c <= 100:
+            raise ValueError(f"confidence {c!r} of {obj.get('id')} is not an integer 0-100")
+
+
+def signals_from(
+    objects: Sequence[Mapping[str, Any]], partner: str, now: float
+) -> tuple[list[Signal], dict[str, str], list[str]]:
+    """Signals from a partner's STIX objects.
+
+    Returns (signals, failures by object id, ids accepted). Indicators with address
+    patterns become signals; a sighting of one of them raises its event count;
+    revoked or expired indicators and other object types are accepted and ignored.
+    """
+    import stix2
+
+    failures: dict[str, str] = {}
+    accepted: list[str] = []
+    by_indicator: dict[str, list[int]] = {}
+    signals: list[Signal] = []
+    sightings: list[Mapping[str, Any]] = []
+    for raw in objects:
+        oid = str(raw.get("id", "?"))[:200] if isinstance(raw, Mapping) else "?"
+        try:
+            if not isinstance(raw, Mapping):
+                raise ValueError("object is not a JSON object")
+            _check_confidence(raw)
+            parsed = stix2.parse(dict(raw), allow_custom=True, version="2.1")
+            if raw.get("type") == "indicator":
+                for target in _indicator_targets(parsed, raw, now):
+                    scenario = f"stix-{(raw.get('indicator_types') or ['indicator'])[0]}"
+                    by_indicator.setdefault(oid, []).append(len(signals))
+                    signals.append(Signal(partner, target, scenario[:64], now, 1))
+            elif raw.get("type") == "sighting":
+                sightings.append(raw)
+            accepted.append(oid)
+        except Exception as exc:  # stix2 raises many types; each is the sender's error
+            failures[oid] = str(exc).splitlines()[0][:300]
+    for s in sightings:
+        idx = by_indicator.get(str(s.get("sighting_of_ref")), [])
+        count = s.get("count", 1)
+        if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+            for i in idx:
+                sig = signals[i]
+                signals[i] = Signal(
+                    sig.member, sig.target, sig.scenario, sig.at, sig.events + count
+                )
+    return signals, failures, accepted
+
+
+def _indicator_targets(parsed: Any, raw: Mapping[str, Any], now: float) -> Iterable[str]:
+    if raw.get("pattern_type") != "stix":
+        raise ValueError(f"pattern_type {raw.get('pattern_type')!r} is not supported: use stix")
+    targets = pattern_targets(str(raw.get("pattern")))
+    if raw.get("revoked") is True:
+        return []
+    until = raw.get("valid_until")
+    if until is not None and parse_ts(str(until)) <= now:
+        return []
+    return targets

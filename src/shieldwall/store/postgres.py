@@ -1,0 +1,266 @@
+"""The hub's records in PostgreSQL, behind the same interface as :class:`SQLiteStore`.
+
+One connection, owned by the hub's event loop, is the only writer: at open it takes a
+session advisory lock keyed on the database and schema, so a second hub on the same
+schema is refused at start instead of interleaving its writes. The connection runs in
+autocommit mode; :meth:`PostgresStore.transaction` groups writes, and each write
+outside one commits on its own, as with SQLite. A commit returns only once
+PostgreSQL has made it durable, so a ``kill -9`` of the hub loses nothing that was
+acknowledged.
+
+The URL's password never appears in ``repr``, messages or logs: only
+:func:`~shieldwall.store.urls.redact`-ed URLs are shown.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import conninfo
+
+from shieldwall.core.model import Signal
+from shieldwall.store import rows as records
+from shieldwall.store.pg_schema import MIGRATIONS, VERSION_TABLE
+from shieldwall.store.queries import Queries, StoreError, check_schema_version
+from shieldwall.store.rows import DECISION_COLS, SIGNAL_COLS, SIGNAL_INSERT_COLS, marks
+from shieldwall.store.urls import redact, scrub, where
+
+log = logging.getLogger("shieldwall.store")
+
+PAGE = 10_000  # rows per round trip when reading the replay log
+COPY_FROM = 16  # batches of at least this many signals go through COPY
+_LOCK_KEY = "SELECT hashtextextended('shieldwall-hub/' || current_database() || '/' || %s, 0)"
+
+
+@functools.cache
+def _pg(sql: str) -> str:
+    """``sql`` with psycopg's ``%s`` parameter markers for the shared ``?`` ones."""
+    return sql.replace("?", "%s")
+
+
+class PostgresStore(Queries):
+    """The hub's records in one PostgreSQL schema. Not thread-safe: one owner calls it.
+
+    ``lock_wait``: seconds to keep trying for the advisory lock at open, so a hub
+    restarted right after a crash waits for the server to notice the dead session.
+    The queries shared with SQLite are in :class:`~shieldwall.store.queries.Queries`.
+    """
+
+    _MEMBER_ORDER = " ORDER BY applied_at, name"
+    _INSERT_DECISIONS = (
+        f"INSERT INTO decisions ({DECISION_COLS}) VALUES ({marks(13)}) ON CONFLICT (id) DO NOTHING"
+    )
+    _EVENT_DECISION_ID = (
+        "(body::json ->> CASE kind WHEN 'decision' THEN 'id' ELSE 'decision_id' END)::bigint"
+    )
+
+    def __init__(self, url: str, *, lock_wait: float = 5.0, connect_timeout: int = 10) -> None:
+        self._url = url
+        self._where = redact(url)
+        self._lock_wait = lock_wait
+        self._connect_timeout = connect_timeout
+        self._schema = ""
+        self._conn = self._connect()
+        try:
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self._where!r})"
+
+    @property
+    def path(self) -> str:
+        """The store's URL without its password."""
+        return self._where
+
+    @property
+    def schema(self) -> str:
+        return self._schema
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- connection -------------------------------------------------------------------
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            params = conninfo.conninfo_to_dict(self._url)
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"store URL {self._where!r} is not a valid PostgreSQL URL "
+                f"({self._reason(exc)}): give postgresql://USER@HOST[:PORT]/DATABASE"
+            ) from None
+        extra: dict[str, Any] = {"application_name": "shieldwall-hub"}
+        if "connect_timeout" not in params:
+            extra["connect_timeout"] = self._connect_timeout
+        try:
+            conn = psycopg.connect(self._url, autocommit=True, **extra)
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {where(self._url)} ({self._reason(exc)}): "
+                "start the server or fix the store URL ('hub init --store', setting 'store' "
+                "in DIR/hub.toml, or SHIELDWALL_STORE)"
+            ) from None
+        try:
+            self._lock(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _lock(self, conn: psycopg.Connection[Any]) -> None:
+        row = conn.execute("SELECT current_schema()").fetchone()
+        schema = row[0] if row else None
+        if not schema:
+            raise StoreError(
+                f"{self._where}: no schema to create the hub's tables in (search_path names "
+                "none that exists): create the schema, or fix options=-csearch_path in the URL"
+            )
+        self._schema = str(schema)
+        key_row = conn.execute(_LOCK_KEY, (self._schema,)).fetchone()
+        key = int(key_row[0]) if key_row else 0
+        deadline = time.monotonic() + self._lock_wait
+        while True:
+            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            if got and got[0]:
+                return
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"{where(self._url)} schema {self._schema!r}: another hub is using this "
+                    "database: stop it or use another database (or schema)"
+                )
+            time.sleep(0.2)
+
+    def _reason(self, exc: BaseException) -> str:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        text = lines[0] if lines else type(exc).__name__
+        text = " ".join(text.removeprefix("connection failed: ").split())
+        return scrub(text, self._url)
+
+    @property
+    def _db(self) -> psycopg.Connection[Any]:
+        """The connection; after it broke (server restart), a new one with the lock."""
+        if self._conn.broken or self._conn.closed:
+            if self._conn.closed and not self._conn.broken:
+                raise StoreError(f"store {self._where!r} is closed")
+            log.warning("connection to %s lost: reconnecting", self._where)
+            self._conn = self._connect()
+        return self._conn
+
+    # -- schema -----------------------------------------------------------------------
+
+    def _version(self, db: psycopg.Connection[Any]) -> int:
+        row = db.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (f"{self._schema}.{VERSION_TABLE}",)
+        ).fetchone()
+        if not row or not row[0]:
+            return 0
+        found = db.execute(f"SELECT version FROM {VERSION_TABLE}").fetchone()
+        return int(found[0]) if found else 0
+
+    def _migrate(self) -> None:
+        db = self._db
+        version = self._version(db)
+        check_schema_version(self._where, version, len(MIGRATIONS))
+        for number in range(version, len(MIGRATIONS)):
+            with db.transaction():
+                if number == 0:
+                    db.execute(f"CREATE TABLE {VERSION_TABLE} (version INTEGER NOT NULL)")
+                    db.execute(f"INSERT INTO {VERSION_TABLE} (version) VALUES (0)")
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement.encode())
+                db.execute(f"UPDATE {VERSION_TABLE} SET version = %s", (number + 1,))
+            log.info("%s: schema migrated to version %d", self._where, number + 1)
+
+    @property
+    def schema_version(self) -> int:
+        return self._version(self._db)
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        db = self._db
+        with db.transaction():
+            yield db
+
+    # -- dialect hooks ------------------------------------------------------------------
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        return self._db.execute(_pg(sql), params)
+
+    def _runmany(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
+        with self._db.cursor() as cur:
+            cur.executemany(_pg(sql), params)
+
+    def _insert(self, sql: str, params: Sequence[Any], key: str) -> int:
+        return int(self._scalar(f"{sql} RETURNING {key}", params))
+
+    @staticmethod
+    def _text(value: str) -> str:
+        """PostgreSQL text cannot hold NUL: store U+FFFD instead of failing the commit."""
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+    # -- PostgreSQL's own ways: paged reads, COPY, dense event ids ----------------------
+
+    def inputs(self) -> Iterator[tuple[int, float, str, dict[str, Any]]]:
+        after = 0
+        while True:
+            rows = self._run(
+                "SELECT seq, at, kind, payload FROM inputs WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after, PAGE),
+            ).fetchall()
+            for seq, at, kind, payload in rows:
+                yield seq, at, kind, json.loads(payload)
+            if len(rows) < PAGE:
+                return
+            after = rows[-1][0]
+
+    def add_signals(self, input_seq: int, signals: Sequence[Signal], received_at: float) -> None:
+        if len(signals) < COPY_FROM:
+            super().add_signals(input_seq, signals, received_at)
+            return
+        copy_sql = f"COPY signals ({SIGNAL_INSERT_COLS}) FROM STDIN"
+        with self._db.cursor() as cur, cur.copy(copy_sql) as copy:
+            for s in signals:
+                copy.write_row(records.signal_params(input_seq, s, received_at))
+
+    def signals_by_input(self) -> dict[int, list[Signal]]:
+        """All stored signals grouped by the input that carried them (for replay)."""
+        grouped: dict[int, list[Signal]] = {}
+        after = 0
+        while True:
+            rows = self._run(
+                f"SELECT id, input_seq, {SIGNAL_COLS} FROM signals "
+                "WHERE id > ? ORDER BY id LIMIT ?",
+                (after, PAGE),
+            ).fetchall()
+            for _, seq, member, target, scenario, at, events in rows:
+                grouped.setdefault(seq, []).append(Signal(member, target, scenario, at, events))
+            if len(rows) < PAGE:
+                return grouped
+            after = rows[-1][0]
+
+    def add_events(self, at: float, events: Sequence[tuple[str, str]]) -> list[int]:
+        """Append (kind, json body) events; return their ids, in order.
+
+        Ids are ``max(id) + 1, ...``: the advisory lock makes this the only writer, and
+        a rolled-back transaction leaves no gap (stream ids are dense).
+        """
+        if not events:
+            return []
+        base = self.last_event_id()
+        ids = list(range(base + 1, base + 1 + len(events)))
+        self._runmany(
+            "INSERT INTO events (id, at, kind, body) VALUES (?, ?, ?, ?)",
+            [(i, at, kind, body) for i, (kind, body) in zip(ids, events, strict=True)],
+        )
+        return ids

@@ -1,0 +1,82 @@
+"""Column lists and row <-> record mapping shared by both stores.
+
+The two dialects store the same columns with the same encodings (JSON text for lists
+and policies, 0/1 for flags), so a row read from either maps to a record the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from shieldwall.core.model import Decision, Signal
+from shieldwall.store.base import MemberRow
+
+DECISION_COLS = (
+    "id, target, scope, action, scenario, clause, members, issued_at, expires_at, "
+    "offence, recommended, treaty, applies_to"
+)
+REVOCATION_COLS = "id, target, revoked_at, revoked_by, revoke_reason, revoke_clause"
+SIGNAL_COLS = "member, target, scenario, at, events"
+SIGNAL_INSERT_COLS = "input_seq, member, target, scenario, at, events, received_at"
+MEMBER_COLS = "name, public_key, addresses, applied_at, last_seq, policy"
+DISPUTE_KEYS = ("id", "member", "target", "scenario", "at", "protected", "reason")
+TABLES = frozenset({"signals", "decisions", "disputes", "events", "inputs", "members"})
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def marks(count: int) -> str:
+    """``?, ?, ...``: ``count`` parameter markers (each store translates ``?``)."""
+    return ", ".join(["?"] * count)
+
+
+def decision(r: Sequence[Any]) -> Decision:
+    """A :class:`Decision` from a row of :data:`DECISION_COLS`."""
+    return Decision(
+        id=r[0],
+        target=r[1],
+        scope=r[2],
+        action=r[3],
+        scenario=r[4],
+        clause=r[5],
+        members=tuple(json.loads(r[6])),
+        issued_at=r[7],
+        expires_at=r[8],
+        offence=r[9],
+        recommended=bool(r[10]),
+        treaty=r[11],
+        applies_to=tuple(json.loads(r[12])),
+    )
+
+
+def decision_params(d: Decision) -> tuple[Any, ...]:
+    """The values of :data:`DECISION_COLS` for ``d``, in order."""
+    return (
+        d.id,
+        d.target,
+        d.scope,
+        d.action,
+        d.scenario,
+        d.clause,
+        dumps(list(d.members)),
+        d.issued_at,
+        d.expires_at,
+        d.offence,
+        int(d.recommended),
+        d.treaty,
+        dumps(list(d.applies_to)),
+    )
+
+
+def signal_params(input_seq: int, s: Signal, received_at: float) -> tuple[Any, ...]:
+    """The values of :data:`SIGNAL_INSERT_COLS` for ``s``, in order."""
+    return (input_seq, s.member, s.target, s.scenario, s.at, s.events, received_at)
+
+
+def member_row(r: Sequence[Any]) -> MemberRow:
+    """A :data:`MemberRow` from a row of :data:`MEMBER_COLS`."""
+    return (r[0], r[1], json.loads(r[2]), r[3], r[4], json.loads(r[5]) if r[5] else None)

@@ -1,0 +1,235 @@
+"""Real agent processes and a real hub on loopback: detection on two members ends
+with the third member's enforcer holding the address; outages and kills lose nothing;
+log rotation is followed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from shieldwall.client import HubClient
+from shieldwall.procs import shieldwall_command
+
+from .conftest import HubProcess, cli
+
+pytestmark = pytest.mark.e2e
+
+
+def sshd_failures(ip: str, count: int, start: int = 0) -> str:
+    stamp = time.strftime("%b %d %H:%M:%S", time.localtime())
+    return "".join(
+        f"{stamp} web sshd[{4000 + i}]: Failed password for root from {ip} port {40000 + i} ssh2\n"
+        for i in range(start, start + count)
+    )
+
+
+class AgentProcess:
+    def __init__(
+        self, hub: HubProcess, root: Path, name: str, address: str, agent_extra: str = ""
+    ) -> None:
+        self.hub, self.name = hub, name
+        self.dir = root / name
+        self.dir.mkdir()
+        self.log = self.dir / "auth.log"
+        self.log.touch()
+        self.blocklist = self.dir / "blocklist.txt"
+        self.key = self.dir / "member.key"
+        cli("keygen", str(self.key))
+        cli("join", "--hub", hub.url, "--name", name, "--key", str(self.key), "--address", address)
+        cli("members", "approve", name, "--hub", hub.url, "--admin-token", hub.token)
+        self.config = self.dir / "agent.toml"
+        self.config.write_text(
+            f"""
+[agent]
+name = "{name}"
+hub = "{hub.url}"
+key = "member.key"
+data = "state"
+addresses = ["{address}"]
+poll_interval = 0.05
+{agent_extra}
+
+[[sources]]
+path = "auth.log"
+
+[enforcer]
+backend = "file"
+path = "blocklist.txt"
+"""
+        )
+        self.events: list[dict] = []
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            shieldwall_command("agent", "run", "--config", str(self.config), "--json"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        proc = self.proc
+        threading.Thread(target=self._read, args=(proc,), daemon=True).start()
+        self.wait_for(lambda e: e["event"] == "resynced", 30)
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.events.append(json.loads(line))
+
+    def attack(self, ip: str, count: int = 6, start: int = 0) -> None:
+        with open(self.log, "a") as fh:
+            fh.write(sshd_failures(ip, count, start))
+
+    def blocked(self) -> set[str]:
+        if not self.blocklist.exists():
+            return set()
+        return {
+            line.strip()
+            for line in self.blocklist.read_text().splitlines()
+            if line.strip() and not line.startswith("#")
+        }
+
+    def wait_for(self, predicate: Callable[[dict], bool], timeout: float = 20.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in list(self.events):
+                if predicate(event):
+                    return event
+            if self.proc is not None and self.proc.poll() is not None:
+                err = self.proc.stderr.read() if self.proc.stderr else ""
+                raise AssertionError(f"agent {self.name} exited: {err}")
+            time.sleep(0.02)
+        raise AssertionError(f"{self.name}: no matching event in {self.events[-20:]}")
+
+    def wait_blocked(self, ip: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ip in self.blocked():
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"{self.name} does not block {ip}: {self.blocked()}")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        self._close()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._close()
+
+    def _close(self) -> None:
+        if self.proc is not None:
+            for pipe in (self.proc.stdout, self.proc.stderr):
+                if pipe is not None:
+                    pipe.close()
+
+
+@pytest.fixture
+def members(hub_process: HubProcess, tmp_path: Path) -> Iterator[list[AgentProcess]]:
+    agents = [
+        AgentProcess(hub_process, tmp_path, f"member{i}", f"192.0.2.{10 + i}") for i in (1, 2, 3)
+    ]
+    for agent in agents:
+        agent.start()
+    yield agents
+    for agent in agents:
+        agent.stop()
+    # Each agent shut down cleanly on SIGTERM (not killed after the grace period).
+    assert [a.proc.returncode for a in agents if a.proc is not None] == [0, 0, 0]
+
+
+def test_attack_on_two_members_is_enforced_by_the_third(members: list[AgentProcess]) -> None:
+    one, two, three = members
+    one.attack("203.0.113.9")
+    one.wait_for(lambda e: e["event"] == "reported" and "203.0.113.9" in e["targets"])
+    one.wait_blocked("203.0.113.9")  # local self-defence does not wait for the alliance
+    assert "203.0.113.9" not in three.blocked(), "one report alone decides nothing under nato"
+    two.attack("203.0.113.9")
+    three.wait_blocked("203.0.113.9")
+    for agent in members:
+        agent.wait_blocked("203.0.113.9")
+    # The members' own addresses are never blocked, whatever is reported.
+    one.attack("192.0.2.13")
+    two.attack("192.0.2.13")
+    two.wait_for(lambda e: e["event"] == "reported" and "192.0.2.13" in e["targets"])
+    time.sleep(0.5)
+    assert "192.0.2.13" not in three.blocked()
+
+
+def test_hub_down_for_30s_loses_nothing(
+    hub_process: HubProcess, members: list[AgentProcess]
+) -> None:
+    one, two, three = members
+    hub_process.stop()
+    one.attack("198.51.100.23")
+    two.attack("198.51.100.23")
+    one.wait_for(lambda e: e["event"] == "hub_unreachable", 20)
+    time.sleep(30)
+    hub_process.start()
+    three.wait_blocked("198.51.100.23", 30)
+    with HubClient(hub_process.url) as viewer:
+        decision = viewer.decisions(ip="198.51.100.23")["decisions"][0]
+    assert sorted(decision["members"]) == ["member1", "member2"]
+
+
+def test_agent_kill9_loses_nothing(hub_process: HubProcess, members: list[AgentProcess]) -> None:
+    one, two, three = members
+    hub_process.stop()  # signals pile up in member1's outbox
+    one.attack("198.51.100.44")
+    one.wait_for(lambda e: e["event"] == "detected" and e["target"] == "198.51.100.44")
+    one.kill9()
+    two.attack("198.51.100.44")
+    hub_process.start()
+    one.start()  # the restarted agent sends what its outbox kept
+    three.wait_blocked("198.51.100.44", 30)
+
+
+def test_log_rotation_is_followed(members: list[AgentProcess]) -> None:
+    one, two, three = members
+    one.attack("198.51.100.61", 3)
+    os.rename(one.log, one.log.with_suffix(".log.1"))  # rotation by rename
+    one.attack("198.51.100.61", 3, start=3)  # a new file appears at the old path
+    one.wait_for(lambda e: e["event"] == "detected" and e["target"] == "198.51.100.61")
+    with open(two.log, "a") as fh:
+        fh.write(sshd_failures("198.51.100.61", 3))
+    os.truncate(two.log, 0)  # copytruncate
+    two.attack("198.51.100.61", 6, start=10)
+    three.wait_blocked("198.51.100.61")
+
+
+def test_periodic_resync_repairs_drift(hub_process: HubProcess, tmp_path: Path) -> None:
+    """Whatever happens to the firewall, the next full resynchronisation restores it."""
+    reporters = [AgentProcess(hub_process, tmp_path, f"r{i}", f"192.0.2.{40 + i}") for i in (1, 2)]
+    member = AgentProcess(hub_process, tmp_path, "m", "192.0.2.50", "resync_interval = 10")
+    agents = [*reporters, member]
+    try:
+        for agent in agents:
+            agent.start()
+        for agent in reporters:
+            agent.attack("198.51.100.99")
+        member.wait_blocked("198.51.100.99")
+        member.blocklist.write_text("")  # somebody flushed the member's firewall
+        assert "198.51.100.99" not in member.blocked()
+        member.wait_blocked("198.51.100.99", timeout=30)
+        resyncs = [e for e in member.events if e["event"] == "resynced"]
+        assert len(resyncs) >= 2 and resyncs[-1]["enforced"] >= 1
+    finally:
+        for agent in agents:
+            agent.stop()

@@ -1,0 +1,299 @@
+"""The README's flow with a real hub process and member clients over loopback,
+including ``kill -9`` of the hub during a burst of signals."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from shieldwall.client import HubClient, HubError
+from shieldwall.signing import SigningKey
+
+from .conftest import HubProcess, cli, cli_json
+
+pytestmark = pytest.mark.e2e
+ATTACKER = "203.0.113.9"
+
+
+class Watcher:
+    """``shieldwall decisions watch`` as a real process; collects its events."""
+
+    def __init__(self, hub: HubProcess, name: str, key: Path, after: int | None = None) -> None:
+        args = [
+            sys.executable,
+            "-m",
+            "shieldwall",
+            "decisions",
+            "watch",
+            "--hub",
+            hub.url,
+            "--name",
+            name,
+            "--key",
+            str(key),
+        ]
+        if after is not None:
+            args += ["--after", str(after)]
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.events: list[dict] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.events.append(json.loads(line))
+
+    def wait_for(self, predicate, timeout: float = 15.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in list(self.events):
+                if predicate(event):
+                    return event
+            time.sleep(0.02)
+        raise AssertionError(f"no matching event in {self.events}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self._thread.join(10)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def _members(hub: HubProcess, tmp: Path) -> dict[str, Path]:
+    keys = {}
+    for i, name in enumerate(("alpha", "bravo", "charlie")):
+        key = tmp / f"{name}.key"
+        cli("keygen", str(key))
+        cli(
+            "join",
+            "--hub",
+            hub.url,
+            "--name",
+            name,
+            "--key",
+            str(key),
+            "--address",
+            f"192.0.2.{10 + i}",
+        )
+        cli("members", "approve", name, "--hub", hub.url, "--admin-token", hub.token)
+        keys[name] = key
+    return keys
+
+
+def report(
+    hub: HubProcess,
+    keys: dict[str, Path],
+    name: str,
+    target: str,
+    scenario: str,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """``shieldwall report`` as member ``name``."""
+    args = ["--hub", hub.url, "--name", name, "--key", str(keys[name]), target, scenario]
+    return cli("report", *args, check=check)
+
+
+def test_readme_flow(hub_process: HubProcess, tmp_path: Path) -> None:
+    hub = hub_process
+    keys = _members(hub, tmp_path)
+    listed = cli_json("members", "list", "--hub", hub.url)["members"]
+    assert {m["name"]: m["status"] for m in listed} == dict.fromkeys(keys, "active")
+
+    watcher = Watcher(hub, "charlie", keys["charlie"])
+    try:
+        time.sleep(0.5)  # the watcher connects before anything is decided
+        report(hub, keys, "alpha", ATTACKER, "ssh-bruteforce")
+        consultations = cli_json("consultations", "list", "--hub", hub.url)["consultations"]
+        assert [c["target"] for c in consultations] == [ATTACKER]
+        assert cli_json("decisions", "list", "--hub", hub.url)["decisions"] == []
+
+        report(hub, keys, "bravo", ATTACKER, "ssh-bruteforce")
+        decisions = cli_json("decisions", "list", "--hub", hub.url)["decisions"]
+        assert [d["target"] for d in decisions] == [ATTACKER]
+        event = watcher.wait_for(lambda e: e["event"] == "decision")
+        assert event["data"]["target"] == ATTACKER
+
+        # A lone report opens a consultation, not a decision.
+        report(hub, keys, "alpha", "198.51.100.77", "http-scan")
+        consultations = cli_json("consultations", "list", "--hub", hub.url)["consultations"]
+        assert "198.51.100.77" in [c["target"] for c in consultations]
+        assert "198.51.100.77" not in [
+            d["target"] for d in cli_json("decisions", "list", "--hub", hub.url)["decisions"]
+        ]
+
+        # Reports against a member's own address and a protected range are disputes.
+        for target in ("192.0.2.12", "127.0.0.1"):
+            refused = report(hub, keys, "alpha", target, "ssh-bruteforce", check=False)
+            assert refused.returncode == 1
+            assert "refused" in refused.stdout and "dispute" in refused.stdout
+        with HubClient(hub.url) as viewer:
+            disputes = viewer.get("/v1/disputes")["disputes"]
+        assert {d["target"] for d in disputes} == {"192.0.2.12", "127.0.0.1"}
+
+        cli(
+            "decisions",
+            "revoke",
+            str(decisions[0]["id"]),
+            "--hub",
+            hub.url,
+            "--admin-token",
+            hub.token,
+        )
+        revocation = watcher.wait_for(lambda e: e["event"] == "revocation")
+        assert revocation["data"]["decision_id"] == decisions[0]["id"]
+        assert cli_json("decisions", "list", "--hub", hub.url)["decisions"] == []
+    finally:
+        watcher.stop()
+
+
+def test_cli_errors_are_one_line(hub_process: HubProcess, tmp_path: Path) -> None:
+    cases = [
+        (
+            [
+                "report",
+                "--hub",
+                "http://127.0.0.1:1",
+                "--name",
+                "x",
+                "--key",
+                str(tmp_path / "none"),
+                "1.2.3.4",
+                "s",
+            ],
+            "does not exist",
+        ),
+        (["decisions", "list", "--hub", "http://127.0.0.1:1"], "unreachable"),
+        (["decisions", "list"], "--hub"),
+        (
+            ["members", "approve", "ghost", "--hub", hub_process.url, "--admin-token", "bad"],
+            "admin token",
+        ),
+        (["hub", "serve", "--data", str(tmp_path / "nothing")], "not a hub data directory"),
+        (
+            ["hub", "init", "--data", str(tmp_path / "x"), "--template", "warsaw"],
+            "unknown template",
+        ),
+        (["treaty", "check", str(tmp_path / "missing.toml")], "does not exist"),
+        (["hub", "serve", "--data", "d", "--listen", "nowhere"], "HOST:PORT"),
+        (["frobnicate"], "invalid choice"),
+    ]
+    for args, words in cases:
+        result = cli(*args, check=False)
+        assert result.returncode != 0, args
+        assert "Traceback" not in result.stderr, args
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and words in lines[0], (args, result.stderr)
+
+
+def test_kill9_during_burst_loses_nothing(hub_process: HubProcess, tmp_path: Path) -> None:
+    hub = hub_process
+    names = ["m1", "m2", "m3"]
+    clients = {}
+    admin = HubClient(hub.url, admin_token=hub.token)
+    for i, name in enumerate(names):
+        key = SigningKey.generate()
+        client = HubClient(hub.url, name=name, key=key, timeout=5)
+        client.join([f"192.0.2.{50 + i}"])
+        admin.approve(name)
+        clients[name] = client
+    admin.close()
+
+    acked: dict[str, list[tuple[int, int]]] = {n: [] for n in names}
+    decided: set[int] = set()
+    stop = threading.Event()
+
+    def burst(name: str) -> None:
+        client = clients[name]
+        i = 0
+        while not stop.is_set():
+            targets = [f"203.0.{(i // 200) % 250}.{(i + j) % 250 + 1}" for j in range(50)]
+            signals = [
+                {"target": t, "scenario": "ssh-bruteforce", "at": time.time()} for t in targets
+            ]
+            try:
+                result = client.submit(signals)
+            except HubError:
+                time.sleep(0.05)  # hub down: an agent's outbox would retry
+                continue
+            acked[name].append((i, result["accepted"]))
+            decided.update(result["decisions"])
+            i += 50
+
+    threads = [threading.Thread(target=burst, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    hub.kill9()
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join(20)
+    accepted = sum(n for batches in acked.values() for _, n in batches)
+    assert accepted > 0 and decided, "the burst reached the hub before the kill"
+
+    # Nothing acknowledged was lost: every accepted signal and decision is in the store.
+    with sqlite3.connect(hub.data / "hub.sqlite3") as db:
+        stored = db.execute("SELECT count(*) FROM signals").fetchone()[0]
+        ids = {row[0] for row in db.execute("SELECT id FROM decisions")}
+    assert stored >= accepted
+    assert decided <= ids
+
+    hub.start()
+    with HubClient(hub.url) as viewer:
+        assert viewer.get("/healthz")["members"] == 3
+        active = {d["id"] for d in viewer.decisions()["decisions"]}
+    assert decided <= active
+    last = clients["m1"].submit([{"target": "203.0.113.200", "scenario": "s", "at": time.time()}])
+    assert last["accepted"] == 1
+    for client in clients.values():
+        client.close()
+
+
+def test_stream_resumes_without_gap_or_duplicate(hub_process: HubProcess, tmp_path: Path) -> None:
+    hub = hub_process
+    keys = _members(hub, tmp_path)
+    alpha = HubClient(hub.url, name="alpha", key=SigningKey.load(keys["alpha"]))
+    bravo = HubClient(hub.url, name="bravo", key=SigningKey.load(keys["bravo"]))
+
+    def decide(i: int) -> None:
+        target = f"203.0.113.{i}"
+        for client in (alpha, bravo):
+            client.submit([{"target": target, "scenario": "ssh-bruteforce", "at": time.time()}])
+
+    first = Watcher(hub, "charlie", keys["charlie"], after=0)
+    for i in range(1, 6):
+        decide(i)
+    first.wait_for(lambda e: e["event"] == "decision" and e["data"]["target"] == "203.0.113.5")
+    first.stop()
+    seen = [e["id"] for e in first.events]
+    for i in range(6, 11):
+        decide(i)
+    hub.kill9()
+    hub.start()
+    second = Watcher(hub, "charlie", keys["charlie"], after=seen[-1])
+    try:
+        second.wait_for(
+            lambda e: e["event"] == "decision" and e["data"]["target"] == "203.0.113.10"
+        )
+    finally:
+        second.stop()
+        alpha.close()
+        bravo.close()
+    ids = seen + [e["id"] for e in second.events]
+    assert ids == list(range(1, len(ids) + 1)), "event ids are dense: no gap, no duplicate"
+    targets = [
+        e["data"]["target"] for e in first.events + second.events if e["event"] == "decision"
+    ]
+    assert targets == [f"203.0.113.{i}" for i in range(1, 11)]

@@ -1,0 +1,146 @@
+"""What only the PostgreSQL store does: one writer by advisory lock, passwords kept out
+of every message, reconnection, its version table."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from shieldwall.store.pg_schema import MIGRATIONS
+from shieldwall.store.postgres import PostgresStore
+from shieldwall.store.sqlite import StoreError
+from shieldwall.store.urls import with_search_path
+
+from .pg import scratch_schema
+
+pytestmark = pytest.mark.postgres
+LOCKED = "another hub is using this database: stop it or use another database"
+
+
+def _with_password(url: str, password: str) -> str:
+    scheme, _, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    user = userinfo if at else "postgres"
+    return f"{scheme}://{user}:{password}@{host if at else rest}"
+
+
+def test_a_second_opener_is_refused_until_the_first_closes(pg_server: str) -> None:
+    with scratch_schema(pg_server) as url:
+        first = PostgresStore(url, lock_wait=0)
+        try:
+            with pytest.raises(StoreError, match=LOCKED) as refused:
+                PostgresStore(url, lock_wait=0.5)
+            assert "schema 'sw_test_" in str(refused.value)
+        finally:
+            first.close()
+        second = PostgresStore(url, lock_wait=0)
+        second.close()
+
+
+def test_hubs_on_other_schemas_of_one_database_do_not_block_each_other(pg_server: str) -> None:
+    with scratch_schema(pg_server) as one, scratch_schema(pg_server) as two:
+        a, b = PostgresStore(one, lock_wait=0), PostgresStore(two, lock_wait=0)
+        try:
+            a.set_meta("treaty", "a")
+            assert b.get_meta("treaty") is None
+        finally:
+            a.close()
+            b.close()
+
+
+def test_schema_version_is_kept_in_a_table(pg_server: str) -> None:
+    with scratch_schema(pg_server) as url:
+        PostgresStore(url, lock_wait=0).close()
+        with psycopg.connect(url) as db:
+            row = db.execute("SELECT version FROM shieldwall_schema").fetchone()
+            indexes = {
+                r[0]
+                for r in db.execute(
+                    "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+                )
+            }
+            external = db.execute(
+                "SELECT column_default FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = 'members' "
+                "AND column_name = 'external'"
+            ).fetchone()
+    assert row == (len(MIGRATIONS),)
+    assert {
+        "signals_target",
+        "signals_input",
+        "signals_at",
+        "decisions_target",
+        "decisions_expiry",
+        "decisions_issued",
+        "decisions_revoked",
+    } <= indexes
+    assert external == ("0",)
+
+
+def test_passwords_never_appear_in_repr_or_errors(pg_server: str) -> None:
+    with scratch_schema(pg_server) as url:
+        store = PostgresStore(_with_password(url, "hunter2-secret"), lock_wait=0)
+        try:
+            assert "hunter2" not in repr(store) and "hunter2" not in str(store.path)
+            assert ":***@" in repr(store)
+            with pytest.raises(StoreError, match=LOCKED) as refused:
+                PostgresStore(_with_password(url, "hunter2-secret"), lock_wait=0)
+            assert "hunter2" not in str(refused.value)
+        finally:
+            store.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        pytest.param(
+            "postgresql://postgres:s3cr%40t@127.0.0.1:1/shieldwall",
+            "cannot connect to PostgreSQL at 127.0.0.1:1/shieldwall",
+            id="server-down",
+        ),
+        pytest.param(
+            "postgresql://nobody:s3cr%40t@127.0.0.1:5432/test",
+            'role "nobody" does not exist',
+            id="unknown-role",
+        ),
+        pytest.param(
+            "postgresql://postgres:s3cr%40t@127.0.0.1:5432/test?bogus=1&password=s3cr3t",
+            "is not a valid PostgreSQL URL",
+            id="bad-option",
+        ),
+    ],
+)
+def test_connection_errors_are_one_line_without_the_password(
+    pg_server: str, url: str, words: str
+) -> None:
+    with pytest.raises(StoreError) as failed:
+        PostgresStore(url, lock_wait=0, connect_timeout=5)
+    message = str(failed.value)
+    assert words in message
+    assert "\n" not in message
+    assert "s3cr" not in message
+
+
+def test_a_search_path_without_a_schema_is_refused(pg_server: str) -> None:
+    url = with_search_path(pg_server, "sw_test_missing_schema")
+    with pytest.raises(StoreError, match="no schema to create the hub's tables in"):
+        PostgresStore(url, lock_wait=0)
+
+
+def test_a_lost_connection_is_reopened_with_its_lock(pg_server: str) -> None:
+    with scratch_schema(pg_server) as url:
+        store = PostgresStore(url, lock_wait=0)
+        try:
+            store.set_meta("treaty", "kept")
+            with store.transaction() as db:
+                row = db.execute("SELECT pg_backend_pid()").fetchone()
+            assert row is not None
+            with psycopg.connect(pg_server, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+            with pytest.raises(psycopg.OperationalError):
+                store.get_meta("treaty")  # the call that finds the connection gone fails
+            assert store.get_meta("treaty") == "kept"  # the next one reconnects
+            with pytest.raises(StoreError, match=LOCKED):
+                PostgresStore(url, lock_wait=0)
+        finally:
+            store.close()
