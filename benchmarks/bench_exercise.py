@@ -2,7 +2,7 @@
 
 Figures: campaign generation time, the whole run (generation, detectors, the real
 council, metrics) for one treaty, and attack events per second through the engine.
-Target (issue 4): the 1,000 x 1,000,000 run in under 60 s. Members defend themselves
+Target: the 1,000 x 1,000,000 run in under 60 s. Members defend themselves
 locally (the default); ``nato_no_self_defence_run_s`` is the treaty alone. ``un`` and
 ``league`` admit their 1,000 members by majority and unanimity votes (500,000 votes
 for league), which the council must tally without rescanning the roster.

@@ -15,23 +15,33 @@ def tiny_campaign(
     *,
     users: dict[int, int] | None = None,
     innocents: list[int] | None = None,
+    kinds: dict[int, int] | None = None,
+    hosts: dict[int, int] | None = None,
 ) -> cmod.Campaign:
-    """``pairs`` is (source, member, event times), source-major."""
+    """``pairs`` is (source, member, event times), source-major. Sources are correlated
+    attackers unless ``kinds`` says otherwise; ``users`` puts benign users behind a
+    source's address (shared NAT), hosted by the member ``hosts`` names."""
     n_src = max(p[0] for p in pairs) + 1
     counts = np.array([len(p[2]) for p in pairs], dtype=np.int64)
     src_users = np.zeros(n_src, dtype=np.int64)
     for s, u in (users or {}).items():
         src_users[s] = u
+    src_kind = np.full(n_src, cmod.CORRELATED, dtype=np.int8)
+    for s, k in (kinds or {}).items():
+        src_kind[s] = k
+    src_host = np.full(n_src, -1, dtype=np.int64)
+    for s, h in (hosts or {}).items():
+        src_host[s] = h
     inn = innocents or []
     return cmod.Campaign(
         params=cmod.CampaignParams(events=int(counts.sum()), sources=n_src),
         members=members,
         seed=0,
         groups=np.zeros(members, dtype=np.int64),
-        src_kind=np.full(n_src, cmod.CORRELATED, dtype=np.int8),
+        src_kind=src_kind,
         src_addr=cmod.source_address(np.arange(n_src, dtype=np.int64)),
         src_users=src_users,
-        src_host=np.full(n_src, -1, dtype=np.int64),
+        src_host=src_host,
         src_start=np.zeros(n_src),
         pair_source=np.array([p[0] for p in pairs], dtype=np.int64),
         pair_member=np.array([p[1] for p in pairs], dtype=np.int64),

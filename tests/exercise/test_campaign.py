@@ -48,6 +48,24 @@ def test_multi_network_attackers_stay_in_their_correlation_group() -> None:
     assert sizes.max() <= params.group_max + params.group_min  # the last group may absorb a rest
 
 
+def test_attacker_kinds_have_their_stated_shape() -> None:
+    """Targeted and opportunistic attackers hit one member; low-and-slow ones send
+    ``low_slow_events`` per member; about ``cross_group_share`` of the multi-network
+    attackers also reach one member outside their group (within 0.03 absolute)."""
+    p = cmod.CampaignParams()
+    c = cmod.generate(p, 200, 7)
+    victims = np.bincount(c.pair_source, minlength=p.sources)
+    single = np.isin(c.src_kind, [cmod.TARGETED, cmod.OPPORTUNISTIC])
+    assert (victims[single] == 1).all() and (victims[~single] >= 2).all()
+    assert (c.src_kind == cmod.TARGETED).sum() == round(p.sources * p.targeted_share)
+    slow_pairs = c.src_kind[c.pair_source] == cmod.LOW_SLOW
+    assert (c.pair_count[slow_pairs] == p.low_slow_events).all()
+    n_groups = int(c.groups.max()) + 1
+    combos = np.unique(c.pair_source * n_groups + c.groups[c.pair_member])
+    groups_hit = np.bincount(combos // n_groups, minlength=p.sources)
+    assert abs((groups_hit[~single] >= 2).mean() - p.cross_group_share) <= 0.03
+
+
 def test_low_and_slow_attackers_stay_under_every_detector() -> None:
     c = cmod.generate(cmod.CampaignParams(), 200, 11)
     m = mmod.build(mmod.MemberParams(free_rider_share=0.0), 200, 11, 86_400.0)

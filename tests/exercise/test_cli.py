@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from shieldwall.cli import main
+from shieldwall.core.treaty import template_text
 from shieldwall.exercise.sweep import load, override, parse_sweep
 
 SMALL = ["--members", "24", "--events", "6000", "--sources", "150", "--quiet"]
@@ -82,8 +83,59 @@ def test_quorum_sweep_is_recorded(tmp_path: Path) -> None:
             ["--param", "nat_share=2"], "nat_share=2.0 is out of range", id="bad-param-value"
         ),
         pytest.param(["--param", "colour=red"], "unknown parameter 'colour'", id="unknown-param"),
-        pytest.param(["--compare", "nato,nato"], "names a treaty twice", id="duplicate"),
+        pytest.param(["--compare", "nato,nato"], "names treaty 'nato' twice", id="duplicate"),
         pytest.param(["--members", "0"], "members=0 is out of range", id="no-members"),
+        pytest.param(["--members", "-5"], "members=-5 is out of range", id="negative-members"),
+        pytest.param(
+            ["--members", "10001"],
+            "members=10001 is out of range: give an integer from 1 to 10000",
+            id="absurd-members",
+        ),
+        pytest.param(["--members", "many"], "invalid int value: 'many'", id="members-not-a-number"),
+        pytest.param(["--sweep", "quorum=1..5x"], "has bad values '1..5x'", id="sweep-range-junk"),
+        pytest.param(["--sweep", "quorum=1...5"], "has bad values '1...5'", id="sweep-three-dots"),
+        pytest.param(
+            ["--sweep", "quorum"], "sweep 'quorum' is not NAME=A..B", id="sweep-no-values"
+        ),
+        pytest.param(
+            ["--sweep", "quorum="], "has 0 points: give between 1 and 50", id="sweep-empty"
+        ),
+        pytest.param(["--sweep", "rogue=0..100"], "has 101 points", id="sweep-too-many-points"),
+        pytest.param(
+            ["--sweep", "rogue=0..30"],
+            "rogue=25 exceeds the 24 members: give at most 24 rogues",
+            id="sweep-more-rogues-than-members",
+        ),
+        pytest.param(["--sweep", "rogue=-1..2"], "rogue=-1 is out of range", id="sweep-negative"),
+        pytest.param(
+            ["--sweep", "rogue=1.5,2"], "rogue=1.5 is not a whole number", id="sweep-fraction"
+        ),
+        pytest.param(
+            ["--sweep", "quorum=1.5,2"], "quorum=1.5 is not a whole number", id="sweep-quorum-half"
+        ),
+        pytest.param(
+            ["--sweep", "quorum=0..2"], "collective.quorum = 0 is out of range", id="sweep-quorum-0"
+        ),
+        pytest.param(
+            ["--sweep", "self_defence=0..3"],
+            "self_defence=2 is not a boolean: sweep it as self_defence=0..1",
+            id="sweep-bool-not-0-or-1",
+        ),
+        pytest.param(
+            ["--param", "slice_s=abc"],
+            "parameter slice_s='abc' is not a valid float",
+            id="config-param-not-a-number",
+        ),
+        pytest.param(
+            ["--param", "events=7000"],
+            "--events 6000 contradicts --param events=7000: give only one",
+            id="flag-and-param",
+        ),
+        pytest.param(
+            ["--collude", "--param", "collude=false"],
+            "--collude contradicts --param collude=false",
+            id="collude-contradiction",
+        ),
     ],
 )
 def test_user_errors_are_one_line(
@@ -93,6 +145,82 @@ def test_user_errors_are_one_line(
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        pytest.param(
+            None, "missing.toml", "does not exist: give the path of a treaty", id="missing"
+        ),
+        pytest.param("dir", "dir.toml", "is a directory", id="directory"),
+        pytest.param(b"\xff\xfe", "latin.toml", "is not UTF-8 text: save it as UTF-8", id="binary"),
+        pytest.param(b"x = [", "broken.toml", "not valid TOML", id="bad-toml"),
+        pytest.param(
+            "nato", "nato.toml", "names treaty 'nato' twice", id="file-named-like-a-template"
+        ),
+    ],
+)
+def test_treaty_file_errors_name_the_file(
+    tmp_path: Path,
+    content: bytes | str | None,
+    name: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / name
+    if content == "dir":
+        path.mkdir()
+    elif content == "nato":
+        path.write_text(template_text("nato"), "utf-8")
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    assert main(["exercise", *SMALL, "--compare", f"nato,{path}"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and name in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "where", "message"),
+    [
+        pytest.param("--json", "{tmp}", "is a directory: give a file name", id="directory"),
+        pytest.param(
+            "--html", "{tmp}/nowhere/r.html", "does not exist: create it first", id="no-parent"
+        ),
+        pytest.param("--json", "{tmp}/file/r.json", "is not a directory", id="parent-is-a-file"),
+        pytest.param(
+            "--html", "/proc/shieldwall-report.html", "cannot be written", id="unwritable"
+        ),
+    ],
+)
+def test_unwritable_outputs_are_refused_before_the_run(
+    tmp_path: Path, flag: str, where: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("x")
+    target = where.format(tmp=tmp_path)
+    other = tmp_path / "other.json" if flag == "--html" else tmp_path / "other.html"
+    other_flag = "--json" if flag == "--html" else "--html"
+    assert main(["exercise", *SMALL, flag, target, other_flag, str(other)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and target in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not other.exists()  # nothing ran, and the probe of the other path left nothing
+
+
+def test_same_file_for_json_and_html_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "both")
+    assert main(["exercise", *SMALL, "--json", out, "--html", out]) == 2
+    assert "--json and --html both write" in capsys.readouterr().err
+
+
+def test_malformed_integer_parameter(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["exercise", "--quiet", "--param", "events=1e5"]) == 2
+    assert "parameter events='1e5' is not a valid int: give e.g. events=100000" in (
+        capsys.readouterr().err
+    )
 
 
 def test_override_rewrites_the_treaty_and_validates_it() -> None:
@@ -111,6 +239,7 @@ def test_override_rewrites_the_treaty_and_validates_it() -> None:
     [
         pytest.param("quorum=1..5", ("quorum", [1.0, 2.0, 3.0, 4.0, 5.0]), id="range"),
         pytest.param("rogue=0,2,4", ("rogue", [0.0, 2.0, 4.0]), id="list"),
+        pytest.param("rogue=0..10", ("rogue", [float(v) for v in range(11)]), id="rogue-range"),
         pytest.param("delay_median_s=0.1,1", ("delay_median_s", [0.1, 1.0]), id="floats"),
     ],
 )

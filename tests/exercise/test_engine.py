@@ -103,6 +103,7 @@ def test_free_rider_is_protected_without_reporting() -> None:
     r = evaluate(run_treaty(world, load_template("nato")), world)
     assert r.free_rider_protection == 1.0
     assert r.contributor_protection == pytest.approx(2 / 14, abs=1e-4)
+    assert r.free_rider_gain == pytest.approx(7.0, abs=1e-3)  # 1 / (2/14)
 
 
 def test_corroboration_from_logs_reaches_quorum() -> None:

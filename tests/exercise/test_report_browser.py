@@ -1,12 +1,22 @@
-"""The HTML report rendered in headless Chromium: plots drawn, titled and labelled."""
+"""The HTML report rendered in headless Chromium: plots drawn, titled and labelled.
+
+Each chart is screenshotted on its own and the coloured pixels inside its plot area
+(axes, grid and the grey reference line are not coloured; the legend lies outside)
+are counted in the page with a canvas: a chart whose lines or bars did not render
+fails, whatever the markup says.
+"""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from shieldwall.exercise import svg
 from shieldwall.exercise.campaign import CampaignParams
+from shieldwall.exercise.headline import headline
 from shieldwall.exercise.report_html import render
 from shieldwall.exercise.sweep import compare, results_document, sweep
 from shieldwall.exercise.world import Config
@@ -18,22 +28,67 @@ CHARTS = {
     "sweep-quorum": ("False bans against quorum", "quorum", "decisions"),
     "sweep-rogue": ("Rogue-member sweep", "rogue members", "user-hours"),
     "contribution-shares": ("Contribution shares", "members", "%"),
+    "absorbed-by-kind": ("Absorbed events by attacker kind", "attacker kind", "count"),
 }
+TREATIES = ["unilateral", "nato", "league"]
+CONFIG = Config(members=30, seed=2, campaign=CampaignParams(events=8000, sources=200))
+
+COLOURED = """async ([src, box]) => {
+    const img = new Image();
+    img.src = src;
+    await img.decode();
+    const canvas = document.createElement("canvas");
+    canvas.width = img.width;
+    canvas.height = img.height;
+    const g = canvas.getContext("2d");
+    g.drawImage(img, 0, 0);
+    const [x0, y0, x1, y1] = box;
+    const d = g.getImageData(x0, y0, x1 - x0, y1 - y0).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) {
+        if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 60) n++;
+    }
+    return n;
+}"""
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cfg = Config(members=30, seed=2, campaign=CampaignParams(events=8000, sources=200))
-    treaties = ["unilateral", "nato", "league"]
-    world, results = compare(cfg, treaties)
-    sweeps = [sweep(cfg, treaties, "quorum", [1, 2]), sweep(cfg, treaties, "rogue", [0, 2])]
-    path = tmp_path_factory.mktemp("report") / "report.html"
-    path.write_text(render(results_document(cfg, world, results, sweeps)), "utf-8")
-    return path
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A run with quorum and rogue sweeps, and a default run (headline, no sweep)."""
+    world, results = compare(CONFIG, TREATIES)
+    sweeps = [sweep(CONFIG, TREATIES, "quorum", [1, 2]), sweep(CONFIG, TREATIES, "rogue", [0, 2])]
+    folder = tmp_path_factory.mktemp("report")
+    swept = folder / "swept.html"
+    swept.write_text(render(results_document(CONFIG, world, results, sweeps)), "utf-8")
+    default = results_document(CONFIG, world, results, [])
+    default["headline"] = headline(CONFIG, TREATIES, world)
+    plain = folder / "default.html"
+    plain.write_text(render(default), "utf-8")
+    return {"swept": swept, "default": plain}
+
+
+def coloured_pixels(page: Any, png: bytes) -> int:
+    """Coloured pixels inside the plot area of a chart's screenshot."""
+    box = [svg.LEFT + 1, svg.TOP, svg.W - svg.RIGHT, svg.H - svg.BOTTOM - 1]
+    src = "data:image/png;base64," + base64.b64encode(png).decode()
+    return int(page.evaluate(COLOURED, [src, box]))
 
 
 @pytest.mark.browser
-def test_report_renders_plots_in_chromium(report: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("which", "charts"),
+    [
+        pytest.param("swept", list(CHARTS), id="with-sweeps"),
+        # Without sweeps the quorum plot comes from the headline rogue probe (quorum 1
+        # and 2); the rogue sweep is a note saying how to get it.
+        pytest.param(
+            "default", [c for c in CHARTS if c != "sweep-rogue"], id="default-run-headline"
+        ),
+    ],
+)
+def test_report_renders_plots_in_chromium(
+    reports: dict[str, Path], which: str, charts: list[str], tmp_path: Path
+) -> None:
     chromium = require_tool("chromium")
     from playwright.sync_api import sync_playwright
 
@@ -43,23 +98,40 @@ def test_report_renders_plots_in_chromium(report: Path, tmp_path: Path) -> None:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             requests: list[str] = []
             page.on("request", lambda r: requests.append(r.url))
-            page.goto(report.as_uri())
+            page.goto(reports[which].as_uri())
             shot = tmp_path / "report.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
-            for chart_id, (title, xunit, yunit) in CHARTS.items():
-                svg = page.locator(f"svg#{chart_id}")
-                box = svg.bounding_box()
-                assert box is not None and box["width"] > 100 and box["height"] > 100, chart_id
-                assert title in (svg.locator(".chart-title").text_content() or "")
-                assert xunit in (svg.locator(".x-label").text_content() or "")
-                assert yunit in (svg.locator(".y-label").text_content() or "")
-                marks = svg.locator("polyline.series, rect.bar")
-                assert marks.count() >= 1, chart_id
-                drawn = [marks.nth(i).bounding_box() for i in range(marks.count())]
-                assert any(b is not None and (b["width"] > 0 or b["height"] > 0) for b in drawn), (
-                    chart_id
+            assert sorted(page.eval_on_selector_all("svg.chart", "els => els.map(e => e.id)")) == (
+                sorted(charts)
+            )
+            for chart_id in charts:
+                title, xunit, yunit = CHARTS[chart_id]
+                chart = page.locator(f"svg#{chart_id}")
+                box = chart.bounding_box()
+                assert box is not None and box["width"] >= svg.W - 1, chart_id
+                assert title in (chart.locator(".chart-title").text_content() or "")
+                assert xunit in (chart.locator(".x-label").text_content() or "")
+                assert yunit in (chart.locator(".y-label").text_content() or "")
+                legend = chart.locator(".legend")
+                probe_only = which == "default" and chart_id == "sweep-quorum"
+                assert legend.count() >= (1 if probe_only else len(TREATIES)), chart_id
+                for i in range(legend.count()):  # no legend entry runs off the chart
+                    entry = legend.nth(i).bounding_box()
+                    assert (
+                        entry is not None and entry["x"] + entry["width"] <= box["x"] + box["width"]
+                    ), (chart_id, legend.nth(i).text_content())
+                drawn = coloured_pixels(page, chart.screenshot())
+                assert drawn > 300, (chart_id, drawn)
+            if which == "default":
+                assert page.locator("#missing-rogue").count() == 1
+                assert "headline rogue probe" in (
+                    page.locator("svg#sweep-quorum >> xpath=..").text_content() or ""
                 )
-            assert [u for u in requests if not u.startswith("file://")] == []
+            overflow = page.eval_on_selector_all(
+                ".wide", "els => els.filter(e => e.scrollWidth > e.clientWidth).length"
+            )
+            assert overflow == 0  # every table fits the page
+            assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
         finally:
             browser.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,16 @@ from rich.table import Table
 from shieldwall.cli.common import CLIError, console
 from shieldwall.exercise import campaign as cmod
 from shieldwall.exercise import members as mmod
+from shieldwall.exercise.report_html import figure
 
 DEFAULT_COMPARE = "unilateral,nato,anzus,un,league"
+# Flags that set a parameter --param could set as well (giving both is refused).
+FLAG_PARAMS = (
+    ("--events", "events"),
+    ("--sources", "sources"),
+    ("--rogue", "rogue"),
+    ("--free-riders", "free_rider_share"),
+)
 
 
 def register(sub: Any) -> None:
@@ -86,16 +95,18 @@ def build_config(args: argparse.Namespace) -> Any:
         if not sep or not key.strip():
             raise CLIError(f"--param {item!r} is not KEY=VALUE: write e.g. --param nat_share=0.1")
         pairs[key.strip()] = value.strip()
-    for flag, key in (
-        ("events", "events"),
-        ("sources", "sources"),
-        ("rogue", "rogue"),
-        ("free_riders", "free_rider_share"),
-    ):
-        value = getattr(args, flag)
-        if value is not None:
-            pairs[key] = str(value)
+    for flag, key in FLAG_PARAMS:
+        value = getattr(args, flag.removeprefix("--").replace("-", "_"))
+        if value is None:
+            continue
+        if key in pairs:
+            raise CLIError(f"{flag} {value} contradicts --param {key}={pairs[key]}: give only one")
+        pairs[key] = str(value)
     if args.collude:
+        if pairs.get("collude", "true").lower() not in ("true", "1", "yes"):
+            raise CLIError(
+                f"--collude contradicts --param collude={pairs['collude']}: give only one"
+            )
         pairs["collude"] = "true"
     if args.no_self_defence:
         if pairs.get("self_defence", "false").lower() not in ("false", "0", "no"):
@@ -120,10 +131,44 @@ def build_config(args: argparse.Namespace) -> Any:
     try:
         camp = cmod.CampaignParams(**cmod.coerce(cmod.CampaignParams, camp_keys))
         beh = mmod.MemberParams(**cmod.coerce(mmod.MemberParams, mem_keys))
-        extra = {k: float(v) for k, v in cfg_keys.items()}
+        extra = cmod.coerce(Config, cfg_keys)
         return Config(members=args.members, seed=args.seed, campaign=camp, behaviour=beh, **extra)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+
+
+def check_output(flag: str, path: Path | None) -> None:
+    """Refuse an output path that cannot be written, before the exercise runs."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise CLIError(f"{flag} {str(path)!r} is a directory: give a file name inside it")
+    parent = path.parent
+    if not parent.exists():
+        raise CLIError(
+            f"{flag} {str(path)!r}: directory {str(parent)!r} does not exist: create it first"
+        )
+    if not parent.is_dir():
+        raise CLIError(f"{flag} {str(path)!r}: {str(parent)!r} is not a directory")
+    existed = path.exists()
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise CLIError(
+            f"{flag} {str(path)!r} cannot be written ({exc.strerror}): choose another path"
+        ) from None
+    if not existed:
+        os.unlink(path)
+
+
+def write_output(flag: str, path: Path, text: str) -> None:
+    try:
+        path.write_text(text, "utf-8")
+    except OSError as exc:
+        raise CLIError(
+            f"{flag} {str(path)!r} could not be written ({exc.strerror}): choose another path"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,18 +179,26 @@ def run(args: argparse.Namespace) -> int:
     treaties = [t.strip() for t in args.compare.split(",") if t.strip()]
     if not treaties:
         raise CLIError("--compare is empty: give treaty names such as nato,unilateral")
-    if len(set(treaties)) != len(treaties):
-        raise CLIError(f"--compare {args.compare!r} names a treaty twice: list each once")
+    labels = [sw.label(t) for t in treaties]
+    twice = sorted({name for name in labels if labels.count(name) > 1})
+    if twice:
+        raise CLIError(
+            f"--compare {args.compare!r} names treaty {twice[0]!r} twice: list each once "
+            "(treaty files are named by their file name)"
+        )
     config = build_config(args)
     try:
         sweeps = [sw.parse_sweep(s) for s in args.sweep]
         for spec in treaties:
             sw.load(spec)
+        for name, values in sweeps:
+            sw.check_sweep(config, treaties, name, values)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    for path in (args.json, args.html):
-        if path is not None and not path.parent.exists():
-            raise CLIError(f"directory {str(path.parent)!r} does not exist: create it first")
+    if args.json is not None and args.json == args.html:
+        raise CLIError(f"--json and --html both write {str(args.json)!r}: give two files")
+    check_output("--json", args.json)
+    check_output("--html", args.html)
 
     out = console(stderr=True)
     progress = Progress(
@@ -186,9 +239,9 @@ def run(args: argparse.Namespace) -> int:
     if head is not None:
         document["headline"] = head
     if args.json is not None:
-        args.json.write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+        write_output("--json", args.json, json.dumps(document, indent=2) + "\n")
     if args.html is not None:
-        args.html.write_text(render(document), "utf-8")
+        write_output("--html", args.html, render(document))
     if not args.quiet:
         screen = console()
         if not screen.is_terminal:  # pipes and CI logs: do not squeeze the table
@@ -201,16 +254,6 @@ def run(args: argparse.Namespace) -> int:
         if head is not None:
             screen.print(headline_table(head))
     return 0
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "never"
-    if isinstance(value, float):
-        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
 
 
 COLUMNS = (
@@ -244,7 +287,7 @@ def table(document: dict[str, Any], key: str = "treaties") -> Table:
     for _, head in COLUMNS:
         t.add_column(head, justify="right")
     for name, r in document[key].items():
-        t.add_row(name, *[_fmt(r.get(key)) for key, _ in COLUMNS])
+        t.add_row(name, *[figure(r.get(key)) for key, _ in COLUMNS])
     return t
 
 
@@ -276,7 +319,7 @@ def headline_table(head: dict[str, Any]) -> Table:
             "one rogue alone",
             row["treaty"],
             f"quorum {row['quorum']}",
-            f"{row['rogue_false_bans']} false bans, {_fmt(row['rogue_user_hours'])} user-h",
+            f"{row['rogue_false_bans']} false bans, {figure(row['rogue_user_hours'])} user-h",
         )
     for row in head["reaction"]:
         t.add_row(
@@ -285,7 +328,7 @@ def headline_table(head: dict[str, Any]) -> Table:
             f"{row['members']:,} members",
             f"{row['decisions']:,} decisions, {row['attackers_decided']:,}/"
             f"{row['detected_attackers']:,} attackers, p50 "
-            f"{_fmt(row['first_decision_p50_s'])}"
+            f"{figure(row['first_decision_p50_s'])}"
             + ("" if row["first_decision_p50_s"] is None else " s")
             + (f" ({', '.join(row['actions'])})" if row["actions"] else ""),
         )

@@ -28,6 +28,15 @@ KIND_NAMES = ("correlated", "low-and-slow", "targeted", "opportunistic")
 ATTACKER_BASE = 23 << 24  # attackers get one address per /24 from 23.0.0.0 up
 INNOCENT_BASE = 91 << 24  # innocent addresses that rogue members report
 MAX_SOURCES = 1_000_000
+SHARES = (
+    "multi_source_share",
+    "multi_event_share",
+    "cross_group_share",
+    "targeted_share",
+    "low_slow_share",
+    "nat_share",
+)
+GAPS = ("spread_mean_s", "low_slow_gap_s", "burst_gap_s", "targeted_gap_s", "opportunistic_gap_s")
 
 
 @dataclass(frozen=True)
@@ -62,33 +71,21 @@ class CampaignParams:
     rogue_member_reports: int = 5
 
     def __post_init__(self) -> None:
-        _check_int("events", self.events, 1, 100_000_000)
-        _check_int("sources", self.sources, 1, MAX_SOURCES)
-        _check_float("duration_s", self.duration_s, 1.0, 365 * 86_400.0)
-        for name in (
-            "multi_source_share",
-            "multi_event_share",
-            "cross_group_share",
-            "targeted_share",
-            "low_slow_share",
-            "nat_share",
-        ):
-            _check_float(name, getattr(self, name), 0.0, 1.0)
-        _check_int("group_min", self.group_min, 2, 1000)
-        _check_int("group_max", self.group_max, self.group_min, 1000)
-        for name in (
-            "spread_mean_s",
-            "low_slow_gap_s",
-            "burst_gap_s",
-            "targeted_gap_s",
-            "opportunistic_gap_s",
-        ):
-            _check_float(name, getattr(self, name), 0.001, 86_400.0)
-        _check_int("low_slow_events", self.low_slow_events, 1, 10_000)
-        _check_int("nat_users", self.nat_users, 1, 1_000_000)
-        _check_int("rogue_reports", self.rogue_reports, 0, 100_000)
-        _check_int("rogue_member_reports", self.rogue_member_reports, 0, 100_000)
-        _check_int("innocent_users", self.innocent_users, 1, 1_000_000)
+        check_fields(
+            self,
+            (
+                (("events",), 1, 100_000_000),
+                (("sources",), 1, MAX_SOURCES),
+                (("duration_s",), 1.0, 365 * 86_400.0),
+                (SHARES, 0.0, 1.0),
+                (("group_min",), 2, 1000),
+                (("group_max",), self.group_min, 1000),
+                (GAPS, 0.001, 86_400.0),
+                (("low_slow_events",), 1, 10_000),
+                (("nat_users", "innocent_users"), 1, 1_000_000),
+                (("rogue_reports", "rogue_member_reports"), 0, 100_000),
+            ),
+        )
         if self.low_slow_share > self.multi_source_share:
             raise ValueError(
                 f"low_slow_share {self.low_slow_share} exceeds multi_source_share "
@@ -103,6 +100,21 @@ class CampaignParams:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+Limits = tuple[tuple[tuple[str, ...], float, float], ...]
+
+
+def check_fields(obj: object, limits: Limits) -> None:
+    """Check fields of ``obj`` against ``(names, lo, hi)`` ranges: whole numbers where
+    both bounds are integers, any number otherwise."""
+    for names, lo, hi in limits:
+        for name in names:
+            value = getattr(obj, name)
+            if isinstance(lo, int) and isinstance(hi, int):
+                _check_int(name, value, lo, hi)
+            else:
+                _check_float(name, value, lo, hi)
 
 
 def _check_int(name: str, value: object, lo: int, hi: int) -> None:

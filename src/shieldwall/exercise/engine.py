@@ -8,14 +8,14 @@ permanent members protecting their own customers. Every decision comes from
 
 Signals are batched by time slice: everything that reaches the hub within one
 ``slice_s`` goes to one ``council.step`` at the end of that slice, as the hub does.
+When the council has something due with no signal arriving (a unanimity
+deliberation ends), the engine steps it at the end of that slice, as the hub's
+ticker would.
 
 With local self-defence on (the default), detectors are walked pair by pair in time
-order: a firing bans the source on that member at once for ``self_defence_ban_s``
-(recorded in ``Run.local_bans``, never sent to the council) and, unless the member is
-a free rider, reports it. A firing a decision in force at that member would have
-prevented does not happen; the detector then needs fresh events after the decision
-ends. Without self-defence the firings are the precomputed ones of
-:func:`shieldwall.exercise.members.detect`, as before.
+order (:class:`shieldwall.exercise.local.LocalDefence`). Without it the firings are
+the precomputed ones of :func:`shieldwall.exercise.members.detect`, and the engine
+drops those a decision in force would have prevented.
 """
 
 from __future__ import annotations
@@ -23,79 +23,35 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import NDArray
 
 from shieldwall.core.council import Council
-from shieldwall.core.model import Decision, Outcome, Signal
+from shieldwall.core.model import Outcome, Signal
 from shieldwall.core.treaty import Treaty
-from shieldwall.exercise import campaign as cmod
 from shieldwall.exercise import members as mmod
+from shieldwall.exercise.enforce import arrival, arrival_one, protected
+from shieldwall.exercise.local import LocalDefence
+from shieldwall.exercise.timeline import (
+    APPEAL,
+    DET,
+    HOUR,
+    JOINED,
+    REPORT,
+    SEEN,
+    SIG,
+    T0,
+    TICK,
+    VETO,
+    Payload,
+    Record,
+    Run,
+)
 from shieldwall.exercise.world import World
 
-T0 = 1_700_000_000.0  # virtual epoch of the campaign (2023-11-14)
-JOINED = T0 - 60 * 86_400.0  # members joined long before: past probation and grace
 SCENARIO = "exercise"
-HOUR = 3_600.0
 
 Progress = Callable[[float], None]
-# Scheduled reaction: (member or decision id, host member, target, time sent).
-Payload = tuple[int, int, str, float]
-
-
-@dataclass
-class Record:
-    """What the engine knows about one decision (mutable: revocations shorten it)."""
-
-    decision: Decision
-    issued: float  # relative seconds
-    end: float
-    source: int  # index into campaign sources, or -1 for innocent addresses
-    innocent: int  # index into innocent addresses, or -1
-    applies: NDArray[np.bool_] | None  # None: every member
-    snapshot: int
-    users: int
-
-
-@dataclass
-class Run:
-    """Mutable state of one treaty's run."""
-
-    council: Council
-    treaty: Treaty
-    names: list[str]
-    index: dict[str, int] = field(default_factory=dict)
-    records: list[Record] = field(default_factory=list)
-    by_id: dict[int, Record] = field(default_factory=dict)
-    by_source: dict[int, list[Record]] = field(default_factory=dict)
-    extra: list[NDArray[np.float64]] = field(default_factory=list)
-    seen_consultations: set[int] = field(default_factory=set)
-    consultations: int = 0
-    disputes: int = 0
-    revocations: int = 0
-    received: NDArray[np.int64] | None = None
-    received_all: int = 0
-    heap: list[tuple[float, int, int, Payload]] = field(default_factory=list)
-    seq: int = 0
-    # Local self-defence: (pair, time the member's detector fired and it banned).
-    local_pair: list[int] = field(default_factory=list)
-    local_time: list[float] = field(default_factory=list)
-
-    horizon: float = math.inf
-
-    def push(self, at: float, kind: int, payload: Payload) -> None:
-        """Schedule a reaction; those after the horizon (campaign over) are dropped."""
-        if at > self.horizon:
-            return
-        self.seq += 1
-        heapq.heappush(self.heap, (at, kind, self.seq, payload))
-
-
-# Dynamic event kinds (order breaks ties at equal times). DET: a detector may fire
-# (self-defence mode); REPORT: its report reaches the hub.
-SIG, VETO, APPEAL, REPORT, DET = 0, 1, 2, 3, 4
 
 
 def admit(
@@ -132,6 +88,11 @@ def run_treaty(world: World, treaty: Treaty, progress: Progress | None = None) -
     permanent = 0
     if treaty.veto.enabled:
         fixed = list(treaty.veto.permanent)
+        if len(fixed) > n:
+            raise ValueError(
+                f"treaty {treaty.label} names {len(fixed)} permanent members but the "
+                f"exercise has {n} members: give at least {len(fixed)} members"
+            )
         names[: len(fixed)] = fixed
         permanent = len(fixed) or min(5, n)
     admit(council, names, permanent, m.networks)
@@ -140,11 +101,8 @@ def run_treaty(world: World, treaty: Treaty, progress: Progress | None = None) -
     run.received = np.zeros(n, dtype=np.int64)
     run.extra.append(np.zeros(n))
 
-    local = world.self_defence
-    ban_s = world.self_defence_ban_s
-    findtime = m.params.findtime_s
-    cand = world.candidates if local else None
-    if cand is None:
+    local = LocalDefence(run, world) if world.self_defence else None
+    if local is None:
         det_t, det_pair = world.detections.time, world.detections.pair
     else:  # firings are found as the run goes; only rogue reports are static
         det_t, det_pair = np.empty(0), np.empty(0, dtype=np.int64)
@@ -154,26 +112,21 @@ def run_treaty(world: World, treaty: Treaty, progress: Progress | None = None) -
     # Static arrivals at the hub: detections, then rogue reports (outbox holds during outages).
     t_all = np.concatenate((det_t, rr.time))
     m_all = np.concatenate((det_member, rr.member))
-    arrive = _arrival(m, t_all, m_all)
+    arrive = arrival(m, t_all, m_all)
     order = np.argsort(arrive, kind="stable")
     n_det = det_t.size
     slice_s = world.slice_s
     latest = float(arrive.max()) if arrive.size else 0.0
-    if cand is not None and cand.time.size:
-        cand_member = c.pair_member[c.ev_pair[cand.event]]
-        latest = max(latest, float(_arrival(m, cand.time, cand_member).max()))
-        for pair in np.flatnonzero(cand.hi > cand.lo).tolist():
-            k = int(cand.lo[pair])
-            run.push(float(cand.time[k]), DET, (pair, k, "", 0.0))
+    if local is not None:
+        latest = max(latest, local.latest())
+        local.start()
     end_time = max(c.end, latest) + slice_s
     run.horizon = end_time + treaty.window  # answers to late consultations still count
     last = end_time
     next_hour = HOUR
     maxretry = m.maxretry
-    reports = m.reports()
     invoke_ok = treaty.invocation.enabled
     recent: dict[int, list[float]] = {}
-    reported: dict[int, float] = {}  # pair -> time of its last report (self-defence mode)
     arr_sorted = arrive[order]
     i = 0
 
@@ -188,6 +141,20 @@ def run_treaty(world: World, treaty: Treaty, progress: Progress | None = None) -
         signals: list[Signal] = []
         later: list[tuple[int, Payload]] = []
         invokers: list[int] = []
+
+        def report(
+            mem: int,
+            src: int,
+            t: float,
+            signals: list[Signal] = signals,
+            invokers: list[int] = invokers,
+        ) -> None:
+            """A member's detector report reaches the hub in this slice."""
+            text = world.source_text(src)
+            signals.append(Signal(names[mem], text, SCENARIO, T0 + t, int(maxretry[mem])))
+            if invoke_ok and wants_invocation(recent, mem, t, treaty):
+                invokers.append(mem)
+
         while i < order.size and arr_sorted[i] < slice_end:
             j = int(order[i])
             i += 1
@@ -195,47 +162,22 @@ def run_treaty(world: World, treaty: Treaty, progress: Progress | None = None) -
             t = float(t_all[j])
             if j < n_det:
                 src = int(det_source[j])
-                if protected(run, world, src, mem, t):
-                    continue
-                signals.append(
-                    Signal(names[mem], world.source_text(src), SCENARIO, T0 + t, int(maxretry[mem]))
-                )
-                if invoke_ok and wants_invocation(recent, mem, t, treaty):
-                    invokers.append(mem)
+                if not protected(run, world, src, mem, t):
+                    report(mem, src, t)
             else:
                 signals.append(
                     Signal(names[mem], rogue_target(world, j - n_det), SCENARIO, T0 + t, 1)
                 )
         while run.heap and run.heap[0][0] < slice_end:
             at, kind, _, payload = heapq.heappop(run.heap)
-            if kind == DET and cand is not None:
-                pair, k = payload[0], payload[1]
-                mem = int(c.pair_member[pair])
-                src = int(c.pair_source[pair])
-                until = protected_until(run, world, src, mem, at)
-                if until > at:  # the events never reached the logs
-                    nk = cand.first(pair, until)
-                else:
-                    run.local_pair.append(pair)
-                    run.local_time.append(at)
-                    if reports[mem] and at >= reported.get(pair, -math.inf) + findtime:
-                        reported[pair] = at
-                        when = float(_arrival(m, np.array([at]), np.array([mem]))[0])
-                        run.push(when, REPORT, (mem, src, "", at))
-                    nk = cand.first(pair, at + ban_s)
-                if nk >= 0:
-                    run.push(float(cand.time[nk]), DET, (pair, nk, "", 0.0))
+            if kind in (DET, SEEN) and local is not None:
+                local.handle(kind, payload, at)
             elif kind == REPORT:
-                mem, src, _, t = payload
-                signals.append(
-                    Signal(names[mem], world.source_text(src), SCENARIO, T0 + t, int(maxretry[mem]))
-                )
-                if invoke_ok and wants_invocation(recent, mem, t, treaty):
-                    invokers.append(mem)
+                report(payload[0], payload[1], payload[3])
             elif kind == SIG:
                 mem, _, target, t = payload
                 signals.append(Signal(names[mem], target, SCENARIO, T0 + t, 1))
-            else:
+            elif kind != TICK:  # a TICK only makes this slice's step happen
                 later.append((kind, payload))
         now = T0 + slice_end
         last = max(last, slice_end)
@@ -267,15 +209,6 @@ def run_treaty(world: World, treaty: Treaty, progress: Progress | None = None) -
     return run
 
 
-def _arrival(
-    m: mmod.Members, t: NDArray[np.float64], member: NDArray[np.int64]
-) -> NDArray[np.float64]:
-    """When reports sent at ``t`` reach the hub (an outbox holds them during an outage)."""
-    start, end = m.outage_start[member], m.outage_end[member]
-    send = np.where((start <= t) & (t < end), end, t)
-    return np.asarray(send + m.uplink_s[member], dtype=np.float64)
-
-
 def rogue_target(world: World, k: int) -> str:
     """What rogue report ``k`` names: an invented innocent or a fellow member's address."""
     rr = world.rogue
@@ -296,54 +229,6 @@ def wants_invocation(recent: dict[int, list[float]], mem: int, t: float, treaty:
         times.clear()
         return True
     return False
-
-
-def effective(
-    run: Run, world: World, rec: Record, members: NDArray[np.int64]
-) -> NDArray[np.float64]:
-    """When each member starts enforcing ``rec`` (inf: never)."""
-    m = world.members
-    t = rec.issued + m.downlink_s[members] + run.extra[rec.snapshot][members]
-    out = (m.outage_start[members] <= t) & (t < m.outage_end[members])
-    t = np.where(out, m.outage_end[members], t)
-    binds = np.ones(members.size, dtype=bool) if rec.applies is None else rec.applies[members]
-    if rec.decision.recommended:
-        binds &= m.adopts_recommended[members]
-    if rec.decision.action == "watch":
-        binds[:] = False
-    return np.where(binds, t, np.inf)
-
-
-def protected(run: Run, world: World, src: int, mem: int, t: float) -> bool:
-    recs = run.by_source.get(src)
-    if not recs:
-        return False
-    one = np.array([mem], dtype=np.int64)
-    return any(
-        rec.issued <= t < rec.end and float(effective(run, world, rec, one)[0]) <= t for rec in recs
-    )
-
-
-def protected_until(run: Run, world: World, src: int, mem: int, t: float) -> float:
-    """Until when decisions in force at ``mem`` at ``t`` block ``src`` (``t``: none).
-
-    Chained decisions (one ending as the next starts) count as one stretch.
-    """
-    recs = run.by_source.get(src)
-    if not recs:
-        return t
-    one = np.array([mem], dtype=np.int64)
-    spans = sorted(
-        (float(effective(run, world, rec, one)[0]), rec.end)
-        for rec in recs
-        if rec.end > t and rec.issued <= t
-    )
-    until = t
-    for start, stop in spans:
-        if start > until:
-            break
-        until = max(until, stop)
-    return until
 
 
 def absorb(run: Run, world: World, out: Outcome, now_rel: float) -> None:
@@ -389,7 +274,10 @@ def absorb(run: Run, world: World, out: Outcome, now_rel: float) -> None:
         if cons.status != "open" or cons.id in run.seen_consultations:
             continue
         run.seen_consultations.add(cons.id)
-        corroborate(run, world, cons.target, set(cons.members), cons.opened_at - T0)
+        opened = cons.opened_at - T0
+        corroborate(run, world, cons.target, set(cons.members), opened)
+        if run.treaty.unanimity:  # the deliberation ends then, signals or not
+            run.push(opened + run.treaty.deliberation, TICK, (cons.id, -1, "", 0.0))
 
 
 def corroborate(run: Run, world: World, target: str, reporters: set[str], opened: float) -> None:
@@ -412,8 +300,7 @@ def corroborate(run: Run, world: World, target: str, reporters: set[str], opened
     for who in answer:
         if run.names[who] in reporters:
             continue
-        t = opened + float(m.response_s[who])
-        t = m.after_outage(who, t) + float(m.uplink_s[who])
+        t = arrival_one(m, opened + float(m.response_s[who]), who)
         run.push(t, SIG, (who, -1, target, t))
 
 
@@ -444,4 +331,4 @@ def hourly(run: Run, world: World, now_rel: float) -> None:
         run.extra.append(extra)
 
 
-__all__ = ["T0", "Run", "cmod", "mmod", "run_treaty"]
+__all__ = ["T0", "Record", "Run", "admit", "run_treaty"]

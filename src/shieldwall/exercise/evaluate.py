@@ -17,7 +17,8 @@ from numpy.typing import NDArray
 
 from shieldwall.exercise import metrics as mx
 from shieldwall.exercise.campaign import KIND_NAMES
-from shieldwall.exercise.engine import T0, Run, effective
+from shieldwall.exercise.enforce import effective
+from shieldwall.exercise.timeline import T0, Run
 from shieldwall.exercise.world import World
 
 
@@ -175,12 +176,12 @@ def evaluate(run: Run, world: World) -> mx.TreatyResult:
         attacks_absorbed=int(blocked.size - n_blocked),
         attacks_blocked=n_blocked,
         blocked_share=round(n_blocked / max(blocked.size, 1), 4),
-        protection_delay_p50_s=_r(mx.percentile(delays, 50)),
-        protection_delay_p95_s=_r(mx.percentile(delays, 95)),
-        protection_delay_multi_p50_s=_r(mx.percentile(multi_delays, 50)),
-        protection_delay_multi_p95_s=_r(mx.percentile(multi_delays, 95)),
-        protection_delay_multi_online_p50_s=_r(mx.percentile(online, 50)),
-        protection_delay_multi_online_p95_s=_r(mx.percentile(online, 95)),
+        protection_delay_p50_s=mx.rounded(mx.percentile(delays, 50)),
+        protection_delay_p95_s=mx.rounded(mx.percentile(delays, 95)),
+        protection_delay_multi_p50_s=mx.rounded(mx.percentile(multi_delays, 50)),
+        protection_delay_multi_p95_s=mx.rounded(mx.percentile(multi_delays, 95)),
+        protection_delay_multi_online_p50_s=mx.rounded(mx.percentile(online, 50)),
+        protection_delay_multi_online_p95_s=mx.rounded(mx.percentile(online, 95)),
         protected_share=round(float(np.isfinite(delays).mean()) if delays.size else 0.0, 4),
         detected_attackers=int(detected.sum()),
         false_bans=int(fb["false_bans"]),
@@ -203,10 +204,6 @@ def evaluate(run: Run, world: World) -> mx.TreatyResult:
         local_bans=len(run.local_pair),
         blocked_locally_only=int((local & ~by_treaty).sum()),
     )
-
-
-def _r(v: float | None) -> float | None:
-    return None if v is None else round(v, 3)
 
 
 def _series(

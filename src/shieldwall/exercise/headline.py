@@ -18,15 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from shieldwall.exercise import metrics as mx
 from shieldwall.exercise import sweep as sw
-from shieldwall.exercise.engine import Run, run_treaty
+from shieldwall.exercise.engine import run_treaty
 from shieldwall.exercise.evaluate import evaluate
+from shieldwall.exercise.timeline import Run
 from shieldwall.exercise.world import Config, World
 
 SMALL_ALLIANCE = 4
@@ -46,10 +46,6 @@ def quorum_treaties(treaties: list[str]) -> list[str]:
     return out
 
 
-def _label(spec: str) -> str:
-    return Path(spec).stem if spec.endswith(".toml") else spec
-
-
 def rogue_probe(
     config: Config,
     treaties: list[str],
@@ -67,16 +63,11 @@ def rogue_probe(
     rows: list[dict[str, Any]] = []
     for spec in quorum_treaties(treaties):
         for q in PROBE_QUORUMS:
-            label = f"rogue probe {_label(spec)} q={q}"
-
-            def tick(f: float, label: str = label) -> None:
-                if progress is not None:
-                    progress(label, f)
-
+            tick = sw.ticker(progress, f"rogue probe {sw.label(spec)} q={q}")
             result = evaluate(run_treaty(world, sw.load(spec, {"quorum": q}), tick), world)
             rows.append(
                 {
-                    "treaty": _label(spec),
+                    "treaty": sw.label(spec),
                     "quorum": q,
                     "rogue_false_bans": result.rogue_false_bans,
                     "rogue_user_hours": result.rogue_user_hours,
@@ -123,26 +114,20 @@ def first_decision_delays(run: Run, world: World) -> tuple[int, int, np.ndarray]
 def reaction_row(
     spec: str, config: Config, world: World, progress: Progress | None = None
 ) -> dict[str, Any]:
-    treaty = sw.load(spec)
-    label = f"reaction {_label(spec)} n={config.members}"
-
-    def tick(f: float) -> None:
-        if progress is not None:
-            progress(label, f)
-
-    run = run_treaty(world, treaty, tick)
+    tick = sw.ticker(progress, f"reaction {sw.label(spec)} n={config.members}")
+    run = run_treaty(world, sw.load(spec), tick)
     detected, decided, delays = first_decision_delays(run, world)
     actions = sorted({r.decision.action for r in run.records})
     return {
-        "treaty": _label(spec),
+        "treaty": sw.label(spec),
         "members": config.members,
         "events": config.campaign.events,
         "sources": config.campaign.sources,
         "decisions": len(run.records),
         "detected_attackers": detected,
         "attackers_decided": decided,
-        "first_decision_p50_s": _r(mx.percentile(delays, 50)),
-        "first_decision_p95_s": _r(mx.percentile(delays, 95)),
+        "first_decision_p50_s": mx.rounded(mx.percentile(delays, 50)),
+        "first_decision_p95_s": mx.rounded(mx.percentile(delays, 95)),
         "actions": actions,
     }
 
@@ -174,7 +159,3 @@ def headline(
         "reaction": reaction(config, world, progress),
         "small_alliance": SMALL_ALLIANCE,
     }
-
-
-def _r(v: float | None) -> float | None:
-    return None if v is None else round(v, 3)

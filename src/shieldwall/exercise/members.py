@@ -19,13 +19,14 @@ firing happens depends on the bans and decisions already in force.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from shieldwall.exercise.campaign import Campaign, _check_float, _check_int, address_text
+from shieldwall.exercise.campaign import Campaign, address_text, check_fields
 
 MEMBER_BASE = 81 << 24  # member networks: one /24 each from 81.0.0.0 up
 
@@ -49,20 +50,23 @@ class MemberParams:
     self_defence_ban_s: float = 3_600.0
 
     def __post_init__(self) -> None:
-        _check_int("rogue", self.rogue, 0, 100_000)
         for name in ("collude", "self_defence"):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise ValueError(f"{name}={value!r} is not a boolean: give true or false")
-        for name in ("free_rider_share", "outage_share", "recommend_uptake"):
-            _check_float(name, getattr(self, name), 0.0, 1.0)
-        _check_float("outage_s", self.outage_s, 0.0, 30 * 86_400.0)
-        _check_float("delay_median_s", self.delay_median_s, 0.0, 3_600.0)
-        _check_float("findtime_s", self.findtime_s, 1.0, 86_400.0)
-        _check_float("response_median_s", self.response_median_s, 0.0, 86_400.0)
-        _check_int("corroborate_min_events", self.corroborate_min_events, 1, 1_000_000)
-        _check_int("throttle_pass_every", self.throttle_pass_every, 1, 1_000_000)
-        _check_float("self_defence_ban_s", self.self_defence_ban_s, 1.0, 30 * 86_400.0)
+        check_fields(
+            self,
+            (
+                (("rogue",), 0, 100_000),
+                (("free_rider_share", "outage_share", "recommend_uptake"), 0.0, 1.0),
+                (("outage_s",), 0.0, 30 * 86_400.0),
+                (("delay_median_s",), 0.0, 3_600.0),
+                (("findtime_s",), 1.0, 86_400.0),
+                (("response_median_s",), 0.0, 86_400.0),
+                (("corroborate_min_events", "throttle_pass_every"), 1, 1_000_000),
+                (("self_defence_ban_s",), 1.0, 30 * 86_400.0),
+            ),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,6 +158,17 @@ class Detections:
     pair: NDArray[np.int64]
 
 
+def _windows(c: Campaign, m: Members) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """Per event: whether it and the ``maxretry - 1`` events before it from the same
+    source at the same member fall within ``findtime`` (nothing blocked), and the index
+    of the first event of that window."""
+    k = m.maxretry[c.pair_member[c.ev_pair]]
+    back = np.arange(c.ev_time.size, dtype=np.int64) - (k - 1)
+    ok = back >= c.pair_start_idx[c.ev_pair]
+    back = np.maximum(back, 0)
+    return ok & (c.ev_time - c.ev_time[back] <= m.params.findtime_s), back
+
+
 def detect(c: Campaign, m: Members) -> Detections:
     """Where each member's detector would fire if nothing were blocked.
 
@@ -162,17 +177,10 @@ def detect(c: Campaign, m: Members) -> Detections:
     waits a findtime before reporting the same source again. The engine later drops
     firings that a decision already in force would have prevented.
     """
-    n = c.ev_time.size
-    if n == 0:
+    if c.ev_time.size == 0:
         return Detections(np.empty(0), np.empty(0, dtype=np.int64))
-    ev_member = c.pair_member[c.ev_pair]
-    k = m.maxretry[ev_member]
-    idx = np.arange(n, dtype=np.int64)
-    back = idx - (k - 1)
-    ok = back >= c.pair_start_idx[c.ev_pair]
-    back = np.maximum(back, 0)
-    fire = ok & (c.ev_time - c.ev_time[back] <= m.params.findtime_s)
-    fire &= m.reports()[ev_member]
+    fire, _ = _windows(c, m)
+    fire &= m.reports()[c.pair_member[c.ev_pair]]
     f_idx = np.flatnonzero(fire)
     f_pair = c.ev_pair[f_idx]
     f_time = c.ev_time[f_idx]
@@ -220,13 +228,7 @@ def candidates(c: Campaign, m: Members) -> Candidates:
         empty = np.empty(0, dtype=np.int64)
         zeros = np.zeros(P, dtype=np.int64)
         return Candidates(empty, np.empty(0), np.empty(0), zeros, zeros)
-    ev_member = c.pair_member[c.ev_pair]
-    k = m.maxretry[ev_member]
-    idx = np.arange(n, dtype=np.int64)
-    back = idx - (k - 1)
-    ok = back >= c.pair_start_idx[c.ev_pair]
-    back = np.maximum(back, 0)
-    fire = ok & (c.ev_time - c.ev_time[back] <= m.params.findtime_s)
+    fire, back = _windows(c, m)
     ev = np.flatnonzero(fire)
     pair = c.ev_pair[ev]
     bounds = np.searchsorted(pair, np.arange(P + 1, dtype=np.int64))
@@ -266,54 +268,51 @@ def rogue_reports(c: Campaign, m: Members, seed: int) -> RogueReports:
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x60]))
     rogues = np.flatnonzero(m.rogue)
-    per = c.params.rogue_reports
-    empty = RogueReports(np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    none = np.empty(0, dtype=np.int64)
     if rogues.size == 0:
-        return empty
-    base = _invented(c, m, rng, rogues, per) if per else empty
-    accusing = _accusations(c, m, rng, rogues)
-    time = np.concatenate((base.time, accusing.time))
-    member = np.concatenate((base.member, accusing.member))
-    innocent = np.concatenate((base.innocent, np.full(accusing.time.size, -1, dtype=np.int64)))
-    accused = np.concatenate((np.full(base.time.size, -1, dtype=np.int64), accusing.innocent))
+        return RogueReports(np.empty(0), none, none)
+    collude, duration = m.params.collude, c.params.duration_s
+    per = c.params.rogue_reports
+    base = accusing = (np.empty(0), none, none)
+    if per:
+        base = _plot(rng, rogues, per, duration, collude)
+    honest = np.flatnonzero(~m.rogue)
+    if c.params.rogue_member_reports and honest.size:
+
+        def accuse(n: int) -> NDArray[np.int64]:
+            return honest[rng.integers(0, honest.size, size=n)]
+
+        accusing = _plot(rng, rogues, c.params.rogue_member_reports, duration, collude, accuse)
+    time = np.concatenate((base[0], accusing[0]))
+    member = np.concatenate((base[1], accusing[1]))
+    innocent = np.concatenate((base[2], np.full(accusing[0].size, -1, dtype=np.int64)))
+    accused = np.concatenate((np.full(base[0].size, -1, dtype=np.int64), accusing[2]))
     order = np.argsort(time, kind="stable")
     return RogueReports(time[order], member[order], innocent[order], accused[order])
 
 
-def _accusations(
-    c: Campaign, m: Members, rng: np.random.Generator, rogues: NDArray[np.int64]
-) -> RogueReports:
-    """Reports against honest members' networks (``innocent`` holds the member here)."""
-    per = c.params.rogue_member_reports
-    honest = np.flatnonzero(~m.rogue)
-    if per == 0 or honest.size == 0:
-        return RogueReports(np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
-    duration = c.params.duration_s
-    if m.params.collude:
+def _plot(
+    rng: np.random.Generator,
+    rogues: NDArray[np.int64],
+    per: int,
+    duration: float,
+    collude: bool,
+    pick: Callable[[int], NDArray[np.int64]] | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
+    """(time, rogue, target) of ``per`` reports by each rogue over the campaign.
+
+    Alone, every rogue has targets of its own; colluding, all report the same ``per``
+    targets, each a minute or so after the agreed time. Targets are ``pick(n)`` for
+    ``n`` fresh ones, or by default the numbers 0, 1, 2, ... (indexes of innocents).
+    """
+    if collude:
         when = rng.uniform(0.0, duration, size=per)
-        target = honest[rng.integers(0, honest.size, size=per)]
+        target = pick(per) if pick else np.arange(per, dtype=np.int64)
         member = np.tile(rogues, per)
-        accused = np.repeat(target, rogues.size)
+        target = np.repeat(target, rogues.size)
         time = np.repeat(when, rogues.size) + rng.exponential(60.0, size=member.size)
     else:
         member = np.repeat(rogues, per)
-        accused = honest[rng.integers(0, honest.size, size=member.size)]
+        target = pick(member.size) if pick else np.arange(member.size, dtype=np.int64)
         time = rng.uniform(0.0, duration, size=member.size)
-    return RogueReports(time, member, accused)
-
-
-def _invented(
-    c: Campaign, m: Members, rng: np.random.Generator, rogues: NDArray[np.int64], per: int
-) -> RogueReports:
-    duration = c.params.duration_s
-    if m.params.collude:
-        when = rng.uniform(0.0, duration, size=per)
-        member = np.tile(rogues, per)
-        innocent = np.repeat(np.arange(per, dtype=np.int64), rogues.size)
-        time = np.repeat(when, rogues.size) + rng.exponential(60.0, size=member.size)
-    else:
-        member = np.repeat(rogues, per)
-        innocent = np.arange(rogues.size * per, dtype=np.int64)
-        time = rng.uniform(0.0, duration, size=member.size)
-    order = np.argsort(time, kind="stable")
-    return RogueReports(time[order], member[order], innocent[order])
+    return time, member, target

@@ -38,6 +38,11 @@ def percentile(values: NDArray[np.float64], q: float) -> float | None:
     return None if not np.isfinite(value) else value
 
 
+def rounded(value: float | None) -> float | None:
+    """A figure for the results document: 3 decimals; None ("never") stays None."""
+    return None if value is None else round(value, 3)
+
+
 def gini(values: NDArray[np.float64]) -> float:
     """Gini coefficient: 0 when everyone contributes equally, near 1 when one does all."""
     x = np.sort(np.asarray(values, dtype=np.float64))

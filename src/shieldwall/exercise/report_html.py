@@ -21,33 +21,45 @@ figure{margin:1.5em 0}figcaption{font-size:13px;color:#555;max-width:640px}
 .note{color:#555;font-size:13px}
 """
 
-HEADLINE = (
+# The treaties table, in two parts so that each fits the page.
+OUTCOMES = (
     ("attacks_absorbed", "absorbed events"),
     ("attacks_blocked", "blocked events"),
     ("blocked_share", "blocked share"),
+    ("blocked_locally_only", "blocked by a local ban alone"),
     ("protection_delay_p50_s", "delay p50 (s)"),
     ("protection_delay_p95_s", "delay p95 (s)"),
     ("protection_delay_multi_p50_s", "multi-network p50 (s)"),
     ("protection_delay_multi_online_p50_s", "multi, online members p50 (s)"),
     ("protected_share", "attackers protected"),
+)
+COSTS = (
     ("false_bans", "false bans"),
     ("false_ban_user_hours", "benign user-hours blocked"),
     ("rogue_false_bans", "rogue false bans"),
     ("decisions", "decisions"),
     ("consultations", "consultations"),
+    ("disputes", "disputes"),
+    ("revocations", "revocations"),
     ("contribution_gini", "contribution Gini"),
     ("free_rider_gain", "free-rider gain"),
 )
 
 
-def cell(value: Any) -> str:
+def figure(value: Any) -> str:
+    """A result as people read it: 3 significant digits, thousands grouped, None as
+    "never" (a delay that never ended)."""
     if value is None:
         return "never"
     if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, int):
         return f"{value:,}"
-    return escape(str(value))
+    return str(value)
+
+
+def cell(value: Any) -> str:
+    return escape(figure(value))
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -70,10 +82,34 @@ def _sweep(results: dict[str, Any], parameter: str) -> dict[str, Any] | None:
     return None
 
 
+def _probe_sweep(results: dict[str, Any]) -> dict[str, Any] | None:
+    """The headline rogue probe as a quorum sweep with two points (quorum 1 and 2)."""
+    rows = (results.get("headline") or {}).get("rogue_probe") or []
+    if not rows:
+        return None
+    by_treaty: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_treaty.setdefault(row["treaty"], []).append(row)
+    values = sorted({float(row["quorum"]) for row in rows})
+    return {"parameter": "quorum", "values": values, "treaties": by_treaty}
+
+
 def _sweep_chart(
     results: dict[str, Any], parameter: str, metric: str, title: str, xlabel: str, ylabel: str
 ) -> str:
     sweep = _sweep(results, parameter)
+    caption = (
+        f"Same seed for every point; only {parameter} changes. User-hours count benign "
+        "users behind a banned address times hours, times the share of members enforcing."
+    )
+    if sweep is None and parameter == "quorum":
+        sweep = _probe_sweep(results)
+        caption = (
+            "From the headline rogue probe: each quorum-based treaty played again at quorum "
+            "1 and 2 with one rogue acting alone, same seed. False bans count shared NAT "
+            "addresses as well as the rogue's inventions. Add --sweep quorum=1..5 for more "
+            "points."
+        )
     if sweep is None:
         return (
             f'<p class="note" id="missing-{escape(parameter)}">No {escape(parameter)} sweep in '
@@ -85,11 +121,15 @@ def _sweep_chart(
         Series(name, values, [float(row.get(metric) or 0.0) for row in rows])
         for name, rows in sweep["treaties"].items()
     ]
-    return _figure(
-        line_chart(f"sweep-{parameter}", title, xlabel, ylabel, series),
-        f"Same seed for every point; only {parameter} changes. User-hours count benign "
-        "users behind a banned address times hours, times the share of members enforcing.",
+    chart = line_chart(
+        f"sweep-{parameter}",
+        title,
+        xlabel,
+        ylabel,
+        series,
+        x_at=values if len(values) <= 12 else None,
     )
+    return _figure(chart, caption)
 
 
 def _mode(results: dict[str, Any]) -> str:
@@ -152,6 +192,25 @@ def _headline(head: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _treaty_tables(treaties: dict[str, Any]) -> list[str]:
+    """What each treaty achieved, then what it cost and how it shared the burden."""
+    return [
+        _table(
+            ["treaty", *[h for _, h in columns]],
+            [[n, *[r.get(k) for k, _ in columns]] for n, r in treaties.items()],
+        )
+        for columns in (OUTCOMES, COSTS)
+    ]
+
+
+def _lorenz(name: str, result: dict[str, Any], curve: dict[str, list[float]]) -> Series:
+    shares = curve["contribution_pct"]
+    if not shares or shares[-1] <= 0:  # nobody contributed: no curve to draw
+        return Series(f"{name}: none", [], [])
+    gini = float(result.get("contribution_gini") or 0.0)
+    return Series(f"{name} G={gini:.2f}", curve["members_pct"], curve["contribution_pct"])
+
+
 def render(results: dict[str, Any]) -> str:
     treaties: dict[str, Any] = results.get("treaties", {})
     series: dict[str, Any] = results.get("series", {})
@@ -167,22 +226,14 @@ def render(results: dict[str, Any]) -> str:
         "decided; the engine modelled attackers, detectors, links and outages.</p>",
         "<h2>Treaties compared</h2>",
         f"<p class='note' id='self-defence'>{escape(_mode(results))}</p>",
-        _table(
-            ["treaty", *[h for _, h in HEADLINE]],
-            [[n, *[treaties[n].get(k) for k, _ in HEADLINE]] for n in names],
-        ),
+        *_treaty_tables(treaties),
     ]
     pure: dict[str, Any] = results.get("treaties_without_self_defence", {})
     if pure:
         parts.append(
             "<h3 id='without-self-defence'>The treaties alone (no local self-defence)</h3>"
         )
-        parts.append(
-            _table(
-                ["treaty", *[h for _, h in HEADLINE]],
-                [[n, *[pure[n].get(k) for k, _ in HEADLINE]] for n in pure],
-            )
-        )
+        parts.extend(_treaty_tables(pure))
 
     parts.extend(_headline(results.get("headline")))
 
@@ -205,7 +256,11 @@ def render(results: dict[str, Any]) -> str:
         )
     )
     ecdf = [
-        Series(n, series[n]["delay_ecdf"]["delay_s"], series[n]["delay_ecdf"]["share_pct"])
+        Series(
+            n if series[n]["delay_ecdf"]["delay_s"] else f"{n} (never)",
+            series[n]["delay_ecdf"]["delay_s"],
+            series[n]["delay_ecdf"]["share_pct"],
+        )
         for n in names
         if n in series
     ]
@@ -244,15 +299,7 @@ def render(results: dict[str, Any]) -> str:
             "benign users blocked by rogue reports (user-hours)",
         )
     )
-    lorenz = [
-        Series(
-            f"{n} G={treaties[n].get('contribution_gini', 0):.2f}",
-            series[n]["lorenz"]["members_pct"],
-            series[n]["lorenz"]["contribution_pct"],
-        )
-        for n in names
-        if n in series
-    ]
+    lorenz = [_lorenz(n, treaties[n], series[n]["lorenz"]) for n in names if n in series]
     parts.append(
         _figure(
             line_chart(
@@ -261,9 +308,11 @@ def render(results: dict[str, Any]) -> str:
                 "members, least contributing first (%)",
                 "cumulative share of contributions (%)",
                 lorenz,
+                reference=Series("equal shares", [0.0, 100.0], [0.0, 100.0]),
             ),
-            "The diagonal would mean every member contributes equally; free riders sit flat "
-            "at the left.",
+            "The dashed diagonal would mean every member contributes equally; free riders "
+            "sit flat at the left. A treaty under which nobody contributed (no decision "
+            "was corroborated) has no curve.",
         )
     )
     kinds = sorted({k for n in names for k in treaties[n].get("absorbed_by_kind", {})})

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from html import escape
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
+# Line styles by series, so that lines lying on top of each other stay distinguishable.
+DASHES = ("", "7 4", "2 3", "9 3 2 3", "4 2", "1 4", "12 4")
+REFERENCE = "#999"
+LEGEND_CHARS = 20  # longer series names are cut (the full name is the tooltip)
 W, H = 640, 360
 LEFT, RIGHT, TOP, BOTTOM = 72, 150, 40, 56
 
@@ -33,11 +37,9 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     start = math.floor(lo / step) * step
-    ticks = []
-    v = start
-    while v <= hi + step * 0.5:
-        ticks.append(round(v, 10))
-        v += step
+    ticks = [round(start, 10)]
+    while ticks[-1] < hi - step * 1e-9:  # the last tick is at or above hi
+        ticks.append(round(start + len(ticks) * step, 10))
     return ticks
 
 
@@ -87,17 +89,29 @@ def _axes(x_ticks: list[tuple[float, str]], y_ticks: list[tuple[float, str]]) ->
     return out
 
 
-def _legend(names: Sequence[str]) -> list[str]:
+def _style(i: int) -> tuple[str, str]:
+    """Colour and dash pattern of series ``i``."""
+    return PALETTE[i % len(PALETTE)], DASHES[i % len(DASHES)]
+
+
+def _legend(entries: Sequence[tuple[str, str, str]], lines: bool = False) -> list[str]:
+    """One entry per (name, colour, dash): a line in that style, or a square for bars."""
     out = []
-    for i, name in enumerate(names):
+    x = W - RIGHT + 14
+    for i, (name, color, dash) in enumerate(entries):
         y = TOP + 10 + i * 18
-        color = PALETTE[i % len(PALETTE)]
+        if lines:
+            pattern = f' stroke-dasharray="{dash}"' if dash else ""
+            out.append(
+                f'<line x1="{x - 2}" y1="{y - 3}" x2="{x + 16}" y2="{y - 3}" stroke="{color}" '
+                f'stroke-width="2"{pattern}/>'
+            )
+        else:
+            out.append(f'<rect x="{x}" y="{y - 9}" width="12" height="12" fill="{color}"/>')
+        shown = name if len(name) <= LEGEND_CHARS else name[: LEGEND_CHARS - 1] + "\u2026"
         out.append(
-            f'<rect x="{W - RIGHT + 14}" y="{y - 9}" width="12" height="12" fill="{color}"/>'
-        )
-        out.append(
-            f'<text class="legend" x="{W - RIGHT + 32}" y="{y + 1}" font-size="12">'
-            f"{escape(name)}</text>"
+            f'<text class="legend" x="{x + 20}" y="{y + 1}" font-size="12">'
+            f"<title>{escape(name)}</title>{escape(shown)}</text>"
         )
     return out
 
@@ -111,15 +125,23 @@ def line_chart(
     *,
     log_x: bool = False,
     step: bool = False,
+    reference: Series | None = None,
+    x_at: Sequence[float] | None = None,
 ) -> str:
-    """Lines (or steps) per series; ``log_x`` uses a base-10 x axis (values <= 0 dropped)."""
+    """Lines (or steps) per series; ``log_x`` uses a base-10 x axis (values <= 0 dropped).
+
+    Each series has its own colour and dash pattern. ``reference`` (e.g. the line of
+    equal shares) is drawn thin, dashed and grey, under the series. ``x_at`` puts the
+    x ticks at those values (e.g. the points of a sweep) instead of round numbers.
+    """
 
     def tx(v: float) -> float:
         return math.log10(v) if log_x else v
 
+    every = [*series, *([reference] if reference else [])]
     pts = [
         (tx(x), y)
-        for s in series
+        for s in every
         for x, y in zip(s.xs, s.ys, strict=True)
         if math.isfinite(y) and (not log_x or x > 0)
     ]
@@ -129,6 +151,8 @@ def line_chart(
         x_vals = [float(v) for v in range(math.floor(min(xs)), math.ceil(max(xs)) + 1)]
         if len(x_vals) < 2:
             x_vals.append(x_vals[0] + 1)
+    elif x_at is not None and len(x_at) >= 2:
+        x_vals = sorted(float(v) for v in x_at)
     else:
         x_vals = nice_ticks(min(xs), max(xs))
     y_vals = nice_ticks(min(0.0, min(ys)), max(ys))
@@ -142,8 +166,8 @@ def line_chart(
 
     x_ticks = [(px(v), fmt(10**v) if log_x else fmt(v)) for v in x_vals]
     y_ticks = [(py(v), fmt(v)) for v in y_vals]
-    out = _frame(title, xlabel, ylabel, chart_id) + _axes(x_ticks, y_ticks)
-    for i, s in enumerate(series):
+
+    def points(s: Series) -> str:
         coords: list[str] = []
         prev_y: float | None = None
         for x, y in zip(s.xs, s.ys, strict=True):
@@ -156,13 +180,27 @@ def line_chart(
             prev_y = Y
         if len(coords) == 1:
             coords.append(coords[0])
+        return " ".join(coords)
+
+    out = _frame(title, xlabel, ylabel, chart_id) + _axes(x_ticks, y_ticks)
+    entries: list[tuple[str, str, str]] = []
+    if reference is not None:
+        entries.append((reference.name, REFERENCE, "3 3"))
+        out.append(
+            f'<polyline class="reference" fill="none" stroke="{REFERENCE}" stroke-width="1" '
+            f'stroke-dasharray="3 3" points="{points(reference)}"/>'
+        )
+    for i, s in enumerate(series):
+        color, dash = _style(i)
+        entries.append((s.name, color, dash))
+        coords = points(s)
         if coords:
-            color = PALETTE[i % len(PALETTE)]
+            pattern = f' stroke-dasharray="{dash}"' if dash else ""
             out.append(
                 f'<polyline class="series" data-series="{escape(s.name)}" fill="none" '
-                f'stroke="{color}" stroke-width="2" points="{" ".join(coords)}"/>'
+                f'stroke="{color}" stroke-width="2"{pattern} points="{coords}"/>'
             )
-    out += _legend([s.name for s in series])
+    out += _legend(entries, lines=True)
     out.append("</svg>")
     return "\n".join(out)
 
@@ -195,7 +233,7 @@ def bar_chart(
         x_ticks, [(py(v), fmt(v)) for v in y_vals]
     )
     for j, g in enumerate(groups):
-        color = PALETTE[j % len(PALETTE)]
+        color = _style(j)[0]
         for i, y in enumerate(g.ys):
             if not math.isfinite(y):
                 continue
@@ -207,6 +245,6 @@ def bar_chart(
                 f'width="{max(bar - 1, 1):.1f}" height="{max(height, 0.5):.1f}" fill="{color}">'
                 f"<title>{escape(g.name)} {escape(categories[i])}: {y:g}</title></rect>"
             )
-    out += _legend([g.name for g in groups])
+    out += _legend([(g.name, _style(j)[0], "") for j, g in enumerate(groups)])
     out.append("</svg>")
     return "\n".join(out)

@@ -29,13 +29,73 @@ Progress = Callable[[str, float], None]
 
 
 def treaty_text(spec: str) -> str:
-    """A template name or the path of a treaty TOML file."""
-    if spec in TEMPLATES:
-        return template_text(spec)
-    path = Path(spec)
-    if spec.endswith(".toml") and path.is_file():
-        return path.read_text("utf-8")
-    return template_text(spec)  # raises, naming the templates
+    """A template name or the path of a treaty TOML file (its name ends in ``.toml``)."""
+    if spec in TEMPLATES or not spec.endswith(".toml"):
+        return template_text(spec)  # raises for unknown names, naming the templates
+    what = f"treaty file {spec!r}"
+    try:
+        return Path(spec).read_text("utf-8")
+    except FileNotFoundError:
+        problem = "does not exist"
+    except IsADirectoryError:
+        problem = "is a directory"
+    except UnicodeDecodeError:
+        raise ValueError(f"{what} is not UTF-8 text: save it as UTF-8") from None
+    except OSError as exc:
+        problem = f"cannot be read ({exc.strerror})"
+    raise ValueError(
+        f"{what} {problem}: give the path of a treaty .toml file or a template name "
+        f"({', '.join(TEMPLATES)})"
+    )
+
+
+def label(spec: str) -> str:
+    """How a compared treaty is named in results: the template, or the file's stem."""
+    return Path(spec).stem if spec.endswith(".toml") else spec
+
+
+def ticker(progress: Progress | None, label: str) -> Callable[[float], None] | None:
+    """A progress callback for one run, reporting under ``label``."""
+    if progress is None:
+        return None
+    report = progress
+
+    def tick(fraction: float) -> None:
+        report(label, fraction)
+
+    return tick
+
+
+def relabel(progress: Progress | None, pattern: str) -> Progress | None:
+    """``progress`` with each label put into ``pattern`` (``"{}"`` marks the label)."""
+    if progress is None:
+        return None
+    report = progress
+
+    def tick(name: str, fraction: float) -> None:
+        report(pattern.format(name), fraction)
+
+    return tick
+
+
+def whole(name: str, value: float) -> int:
+    """``value`` as an integer; a fraction is refused, naming the parameter."""
+    if value != int(value):
+        raise ValueError(f"{name}={value:g} is not a whole number: give e.g. {name}={int(value)}")
+    return int(value)
+
+
+def cast(name: str, kind: object, value: float) -> Any:
+    """A swept number as the type of field ``name``: bool (0 or 1), int or float."""
+    if kind in ("bool", bool):
+        if value not in (0.0, 1.0):
+            raise ValueError(
+                f"{name}={value:g} is not a boolean: sweep it as {name}=0..1 (0 false, 1 true)"
+            )
+        return value == 1.0
+    if kind in ("int", int):
+        return whole(name, value)
+    return float(value)
 
 
 def override(text: str, section: str, key: str, literal: str) -> str:
@@ -66,7 +126,7 @@ def load(spec: str, changes: dict[str, Any] | None = None) -> Treaty:
     text = treaty_text(spec)
     for name, value in (changes or {}).items():
         section, key = TREATY_KEYS[name]
-        literal = str(int(value)) if name == "quorum" else f'"{float(value):g}s"'
+        literal = str(whole(name, value)) if name == "quorum" else f'"{float(value):g}s"'
         text = override(text, section, key, literal)
     return load_treaty(text, source=f"treaty {spec}" + (f" with {changes}" if changes else ""))
 
@@ -116,21 +176,24 @@ def configured(config: Config, name: str, value: float) -> Config:
     if name in TREATY_KEYS:
         return config
     if name in CONFIG_KEYS:
-        cast: Any = int(value) if name == "members" else value
-        return replace(config, **{name: cast})
+        changed: dict[str, Any] = {name: whole(name, value) if name == "members" else value}
+        return replace(config, **changed)
     for part, cls in (("campaign", cmod.CampaignParams), ("behaviour", mmod.MemberParams)):
         types = {f.name: f.type for f in fields(cls)}
         if name in types:
-            kind = types[name]
-            cast = (
-                bool(value)
-                if kind in ("bool", bool)
-                else int(value)
-                if kind in ("int", int)
-                else float(value)
-            )
-            return replace(config, **{part: replace(getattr(config, part), **{name: cast})})
+            one = {name: cast(name, types[name], value)}
+            changed = {part: replace(getattr(config, part), **one)}
+            return replace(config, **changed)
     raise ValueError(f"unknown sweep parameter {name!r}: choose one of {sorted(sweepable())}")
+
+
+def check_sweep(config: Config, treaties: list[str], name: str, values: list[float]) -> None:
+    """Refuse a sweep before anything runs if one of its points is not a valid exercise."""
+    for value in values:
+        configured(config, name, value)
+        if name in TREATY_KEYS:
+            for spec in treaties:
+                load(spec, {name: value})
 
 
 def compare(
@@ -145,14 +208,8 @@ def compare(
     world = world or World(config)
     out: dict[str, TreatyResult] = {}
     for spec, treaty in zip(treaties, loaded, strict=True):
-        label = Path(spec).stem if spec.endswith(".toml") else spec
-
-        def tick(f: float, label: str = label) -> None:
-            if progress is not None:
-                progress(label, f)
-
-        run = run_treaty(world, treaty, tick)
-        out[label] = evaluate(run, world)
+        name = label(spec)
+        out[name] = evaluate(run_treaty(world, treaty, ticker(progress, name)), world)
     return world, out
 
 
@@ -168,12 +225,7 @@ def sweep(
     for value in values:
         changes = {name: value} if name in TREATY_KEYS else None
         cfg = configured(config, name, value)
-
-        def tick(label: str, f: float, value: float = value) -> None:
-            if progress is not None:
-                progress(f"{name}={value:g} {label}", f)
-
-        _, results = compare(cfg, treaties, changes, tick)
+        _, results = compare(cfg, treaties, changes, relabel(progress, f"{name}={value:g} {{}}"))
         for label, result in results.items():
             rows.setdefault(label, []).append(result.as_json())
     return {"parameter": name, "values": values, "treaties": rows}
@@ -187,11 +239,7 @@ def pure_treaties(
 ) -> dict[str, TreatyResult]:
     """The same world without members' local self-defence: what the treaties do alone."""
     plain = replace(config, behaviour=replace(config.behaviour, self_defence=False))
-
-    def tick(label: str, f: float) -> None:
-        if progress is not None:
-            progress(f"{label} (no self-defence)", f)
-
+    tick = relabel(progress, "{} (no self-defence)")
     return compare(plain, treaties, progress=tick, world=world.variant(False))[1]
 
 

@@ -16,7 +16,12 @@ from shieldwall.exercise import campaign as cmod
 from shieldwall.exercise import members as mmod
 
 if TYPE_CHECKING:
-    from shieldwall.exercise.engine import Run
+    from shieldwall.exercise.timeline import Run
+
+
+# Majority and unanimity accession cast votes quadratic in the number of members
+# (10,000 members joining by unanimity: 50 million votes through the council).
+MAX_MEMBERS = 10_000
 
 
 @dataclass(frozen=True)
@@ -31,10 +36,20 @@ class Config:
     appeal_after_s: float = 21_600.0
 
     def __post_init__(self) -> None:
-        cmod._check_int("members", self.members, 1, 100_000)
-        cmod._check_int("seed", self.seed, 0, 2**63 - 1)
-        cmod._check_float("slice_s", self.slice_s, 0.001, 3_600.0)
-        cmod._check_float("appeal_after_s", self.appeal_after_s, 0.0, 365 * 86_400.0)
+        cmod.check_fields(
+            self,
+            (
+                (("members",), 1, MAX_MEMBERS),
+                (("seed",), 0, 2**63 - 1),
+                (("slice_s",), 0.001, 3_600.0),
+                (("appeal_after_s",), 0.0, 365 * 86_400.0),
+            ),
+        )
+        if self.behaviour.rogue > self.members:
+            raise ValueError(
+                f"rogue={self.behaviour.rogue} exceeds the {self.members} members: "
+                f"give at most {self.members} rogues"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         return {
