@@ -123,8 +123,7 @@ def _loopback_pulls(app: Starlette, rounds: int) -> list[float]:
         thread.join(10)
 
 
-def _council_decides(url: str, token: str, n: int) -> float:
-    """Two members report the same ``n`` targets in batches; seconds it took."""
+def _enrol(url: str, token: str) -> list[HubClient]:
     members = []
     with HubClient(url, admin_token=token, timeout=120) as admin:
         for name, address in (("alpha", "192.0.2.10"), ("bravo", "192.0.2.20")):
@@ -132,23 +131,44 @@ def _council_decides(url: str, token: str, n: int) -> float:
             client.join([address])
             admin.approve(name)
             members.append(client)
+    return members
+
+
+def _report(members: list[HubClient], targets: list[str]) -> int:
+    """Every member reports ``targets``; how many decisions that made."""
+    at = time.time()
+    batch = [{"target": t, "scenario": "ssh-bruteforce", "at": at} for t in targets]
+    return sum(len(client.submit(batch)["decisions"]) for client in members)
+
+
+def _council_decides(members: list[HubClient], n: int) -> float:
+    """Two members report the same ``n`` targets in batches; seconds it took."""
     started = time.perf_counter()
     decided = 0
-    try:
-        for start in range(0, n, BATCH):
-            at = time.time()
-            batch = [
-                {"target": target(i), "scenario": "ssh-bruteforce", "at": at}
-                for i in range(start, min(n, start + BATCH))
-            ]
-            for client in members:
-                decided += len(client.submit(batch)["decisions"])
-    finally:
-        for client in members:
-            client.close()
+    for start in range(0, n, BATCH):
+        decided += _report(members, [target(i) for i in range(start, min(n, start + BATCH))])
     if decided != n:
         raise RuntimeError(f"the council made {decided} decisions, expected {n}")
     return time.perf_counter() - started
+
+
+def _delta_pulls(url: str, members: list[HubClient], rounds: int) -> tuple[float, float]:
+    """Median seconds of a bouncer's delta pull with nothing new, and with one new decision."""
+    empty, one = [], []
+    with httpx.Client(base_url=url, timeout=60, headers={"X-Api-Key": KEY}) as c:
+        c.get("/v1/decisions/stream").raise_for_status()
+        for i in range(rounds):
+            t = time.perf_counter()
+            c.get("/v1/decisions/stream").raise_for_status()
+            empty.append(time.perf_counter() - t)
+            if _report(members, [f"198.18.0.{i + 1}"]) != 1:
+                raise RuntimeError("expected one new decision")
+            t = time.perf_counter()
+            r = c.get("/v1/decisions/stream")
+            one.append(time.perf_counter() - t)
+            if len(r.json()["new"] or ()) != 1:
+                raise RuntimeError(f"expected one new decision in the delta: {r.text[:200]}")
+    return statistics.median(empty), statistics.median(one)
 
 
 def real_hub(n: int = N, rounds: int = ROUNDS) -> dict[str, float]:
@@ -161,11 +181,15 @@ def real_hub(n: int = N, rounds: int = ROUNDS) -> dict[str, float]:
         keys.close()
         port = free_port()
         proc = start_hub(data, port, Path(tmp) / "hub.log")
+        url = f"http://127.0.0.1:{port}"
+        members = _enrol(url, token)
         try:
-            url = f"http://127.0.0.1:{port}"
-            decide_s = _council_decides(url, token, n)
+            decide_s = _council_decides(members, n)
             loop = _http_pulls(url, rounds)
+            delta_empty, delta_one = _delta_pulls(url, members, rounds)
         finally:
+            for client in members:
+                client.close()
             stop(proc)
         size = loop.pop()
         started = time.perf_counter()
@@ -173,7 +197,7 @@ def real_hub(n: int = N, rounds: int = ROUNDS) -> dict[str, float]:
         replay_s = time.perf_counter() - started
         try:
             app = create_app(sec, extra_routes=interop_routes(sec, data), ticker=False)
-            asgi = asyncio.run(_asgi_pulls(app, rounds, n))
+            asgi = asyncio.run(_asgi_pulls(app, rounds, n + rounds))
         finally:
             sec.store.close()
     return {
@@ -182,6 +206,8 @@ def real_hub(n: int = N, rounds: int = ROUNDS) -> dict[str, float]:
         "realhub_startup_100k_http_median_s": round(statistics.median(loop), 3),
         "realhub_startup_100k_http_max_s": round(max(loop), 3),
         "realhub_startup_100k_body_mb": round(size / 1e6, 2),
+        "realhub_delta_nothing_new_http_median_s": round(delta_empty, 4),
+        "realhub_delta_one_new_http_median_s": round(delta_one, 4),
         "realhub_replay_s": round(replay_s, 2),
         "realhub_startup_100k_asgi_first_s": round(asgi[0], 3),
         "realhub_startup_100k_asgi_median_s": round(statistics.median(asgi), 3),

@@ -76,6 +76,16 @@ def test_changes_new_revoked_expired(hub: Hub, pair, index_size: int) -> None:
     assert ch.new == ch.revoked == ()
 
 
+def test_watchers_get_each_new_decision_once_committed(hub: Hub, pair) -> None:
+    source = HubSource(hub.sec)
+    seen: list[list[int]] = []
+    source.watch(lambda decisions: seen.append([d.id for d in decisions]))
+    first = _decide(pair[0], pair[1], "203.0.113.9")
+    hub.admin().revoke(first, "mistake")
+    second = _decide(pair[0], pair[1], "203.0.113.10")
+    assert seen == [[first], [second]], "revocations are not new decisions"
+
+
 def test_cursor_from_the_future_starts_over(hub: Hub, pair) -> None:
     source = HubSource(hub.sec)
     decided = _decide(pair[0], pair[1], "203.0.113.9")
@@ -160,7 +170,7 @@ def test_partner_cannot_log_in_or_take_a_members_name(hub: Hub) -> None:
     taken = source.submit_external("alpha", [Signal("alpha", "203.0.113.9", "stix-x", now)], now)
     assert taken.accepted == 0
     assert taken.rejected == (
-        "partner name 'alpha' is a member's name: give the partner another name",
+        (0, "partner name 'alpha' is a member's name: give the partner another name"),
     )
 
 
@@ -190,7 +200,8 @@ def test_partner_signals_are_checked_like_members(
     good = Signal("misp", "203.0.113.20", "stix-x", now)
     result = source.submit_external("misp", [Signal("misp", target, scenario, now), good], now)
     assert result.accepted == 1
-    assert len(result.rejected) == 1 and message in result.rejected[0]
+    ((index, why),) = result.rejected
+    assert index == 0 and message in why
     assert [s.target for s in source.signals_since(now)] == ["203.0.113.20"]
 
 
@@ -206,8 +217,76 @@ def test_partner_needs_a_vote_where_the_treaty_says_so(make_hub: Callable[..., H
     result = source.submit_external("misp", [Signal("misp", "203.0.113.9", "stix-x", now)], now)
     assert result.accepted == 0
     assert result.rejected == (
-        "partner 'misp' is pending, not active: ask the members to vote on it",
+        (0, "partner 'misp' is pending, not active: ask the members to vote on it"),
     )
+
+
+def test_partner_reports_of_protected_addresses_are_disputes(hub: Hub) -> None:
+    """As a member's would be: recorded as a dispute, never acted on, and said so."""
+    hub.member("alpha", "192.0.2.10")
+    source = HubSource(hub.sec)
+    now = hub.clock()
+    signals = [
+        Signal("misp", "203.0.113.9", "stix-x", now),
+        Signal("misp", "192.0.2.10", "stix-x", now),  # alpha's own address
+        Signal("misp", "127.0.0.1", "stix-x", now),  # loopback, protected by the treaty
+    ]
+    result = source.submit_external("misp", signals, now)
+    assert result.accepted == 1
+    assert [(i, why.split(" is protected")[0]) for i, why in result.rejected] == [
+        (1, "192.0.2.10"),
+        (2, "127.0.0.1"),
+    ]
+    assert all(why.endswith("recorded as a dispute, not counted") for _, why in result.rejected)
+    disputes = hub.sec.store.disputes()
+    assert sorted((d["member"], d["target"]) for d in disputes) == [
+        ("misp", "127.0.0.1"),
+        ("misp", "192.0.2.10"),
+    ]
+    assert source.active(now) == []
+
+
+def test_taxii_status_names_protected_addresses(hub: Hub) -> None:
+    import stix2
+
+    from shieldwall.interop.partners import SQLitePartners, partners_path
+    from shieldwall.interop.taxii import COLLECTION_ID, TAXII_MEDIA
+
+    hub.member("alpha", "192.0.2.10")
+    partners = SQLitePartners(partners_path(hub.data))
+    partners.add("misp", "misp-secret-0123456789", hub.clock(), can_write=True)
+    partners.close()
+    both = stix2.Indicator(
+        pattern="[ipv4-addr:value = '192.0.2.10'] OR [ipv4-addr:value = '203.0.113.9']",
+        pattern_type="stix",
+        valid_from="2024-01-01T00:00:00Z",
+    )
+    fine = stix2.Indicator(
+        pattern="[ipv4-addr:value = '203.0.113.10']",
+        pattern_type="stix",
+        valid_from="2024-01-01T00:00:00Z",
+    )
+    objects = [json.loads(both.serialize()), json.loads(fine.serialize())]
+    envelope = {"objects": objects}
+    app = create_app(hub.sec, extra_routes=interop_routes(hub.sec, hub.data), ticker=False)
+    with TestClient(app, base_url="http://hub.test") as http:
+        r = http.post(
+            f"/taxii2/api/collections/{COLLECTION_ID}/objects/",
+            content=json.dumps(envelope),
+            headers={
+                "Content-Type": TAXII_MEDIA,
+                "Accept": TAXII_MEDIA,
+                "Authorization": "Bearer misp-secret-0123456789",
+            },
+        )
+    assert r.status_code == 202
+    status = r.json()
+    assert (status["success_count"], status["failure_count"]) == (1, 1)
+    assert status["successes"] == [{"id": fine.id, "version": objects[1]["modified"]}]
+    (failure,) = status["failures"]
+    assert (failure["id"], failure["version"]) == (both.id, objects[0]["modified"])
+    assert failure["message"].startswith("192.0.2.10 is protected (")
+    assert [d["target"] for d in hub.sec.store.disputes()] == ["192.0.2.10"]
 
 
 def test_routes_on_the_hub_share_paths_with_its_api(hub: Hub, pair) -> None:

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from shieldwall.interop.crowdsec import crowdsec_routes
-from shieldwall.interop.crowdsec_format import decision_uuid, go_duration
+from shieldwall.interop.crowdsec import CrowdSecAPI, crowdsec_routes
+from shieldwall.interop.crowdsec_format import FragmentCache, decision_uuid, go_duration
 
 KEY = "k-" + "x" * 40
 
@@ -187,6 +187,12 @@ def test_member_bound_decisions_reach_only_that_members_bouncers(app, source, de
         pytest.param("range=198.51.100.128/25", [2], id="range-inside-banned-range"),
         pytest.param("range=198.51.0.0/16&contains=false", [2], id="range-contains-false"),
         pytest.param("scope=ip&value=2001:db8::1", [3], id="scope-value-v6"),
+        pytest.param("value=198.51.100.77", None, id="value-is-exact-not-containment"),
+        pytest.param("value=198.51.100.0/24", [2], id="value-exact-range"),
+        pytest.param("scope=ip&value=198.51.100.0/24", None, id="value-of-another-scope"),
+        pytest.param("scope=ip&ip=198.51.100.77", None, id="ip-in-a-range-but-scope-ip"),
+        pytest.param("scopes=range&ip=198.51.100.77", [2], id="scopes-and-ip"),
+        pytest.param("ip=198.51.100.77&contains=1", [2], id="contains-go-bool"),
         pytest.param("scope=range", [2], id="scope-only"),
         pytest.param("scope=username&value=bob", None, id="scope-other"),
         pytest.param("type=ban", [1, 2, 3], id="type-ban"),
@@ -206,15 +212,103 @@ def test_decisions_lookup(app, source, decide, query, ids) -> None:
     assert (head.status_code, head.content) == (200, b"")
 
 
-def test_decisions_lookup_rejects_a_bad_address(app) -> None:
-    r = call(app, "GET", "/v1/decisions?ip=not-an-ip")
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        pytest.param(
+            "/v1/decisions?ip=not-an-ip",
+            "'not-an-ip' is not an IP address or CIDR range: give one such as "
+            "203.0.113.9 or 198.51.100.0/24",
+            id="bad-address",
+        ),
+        pytest.param(
+            "/v1/decisions?ip=203.0.113.9&contains=maybe",
+            "contains 'maybe' is not a boolean: give true or false",
+            id="bad-contains",
+        ),
+        pytest.param(
+            "/v1/decisions/stream?simulated=yes",
+            "simulated 'yes' is not a boolean: give true or false",
+            id="bad-simulated",
+        ),
+        pytest.param(
+            "/v1/decisions/stream?scopes=" + "ip," * 1000,
+            "scopes is longer than 2048 characters: shorten it",
+            id="oversized-scopes",
+        ),
+        pytest.param(
+            "/v1/decisions?value=" + "1" * 70,
+            f"value {'1' * 64!r}… is too long: give one IP or CIDR range",
+            id="oversized-value",
+        ),
+    ],
+)
+def test_bad_queries_are_refused(app, url, message) -> None:
+    r = call(app, "GET", url)
     assert r.status_code == 400
-    assert r.json()["message"] == (
-        "'not-an-ip' is not an IP address or CIDR range: give one such as "
-        "203.0.113.9 or 198.51.100.0/24"
-    )
+    assert r.json() == {"message": message}
+
+
+def _pull(app: Starlette, key: str = KEY, startup: bool = False) -> dict[str, Any]:
+    url = "/v1/decisions/stream" + ("?startup=true" if startup else "")
+    body: dict[str, Any] = call(app, "GET", url, key=key).json()
+    return body
+
+
+def _ids(decisions: list[dict[str, Any]] | None) -> list[int] | None:
+    return None if decisions is None else [d["id"] for d in decisions]
+
+
+def test_only_the_longest_decision_on_a_value_is_sent(app, source, decide) -> None:
+    """As CrowdSec's LAPI: one decision per value and type, the one lasting longest."""
+    source.add(decide(1, "203.0.113.9", ttl=3600))  # binds every member
+    source.add(decide(2, "203.0.113.9", ttl=7200, applies_to=("alpha",)))
+    source.add(decide(3, "203.0.113.10", ttl=7200))
+    assert _ids(_pull(app, KEY + "a", startup=True)["new"]) == [2, 3]
+    assert _ids(_pull(app, startup=True)["new"]) == [1, 3], "no other bouncer sees alpha's own"
+
+
+def test_the_end_of_a_decision_outlasted_by_another_is_not_sent(app, source, decide, clock) -> None:
+    """Otherwise the bouncer would drop an address that is still banned."""
+    source.add(decide(1, "203.0.113.9", ttl=7200))
+    assert _ids(_pull(app, KEY + "a", startup=True)["new"]) == [1]
+    source.add(decide(2, "203.0.113.9", issued_at=clock.now, ttl=60, applies_to=("alpha",)))
+    assert _pull(app, KEY + "a") == {"deleted": None, "new": None}, "outlasted by #1"
+    source.revoke(2, at=clock.now)
+    assert _pull(app, KEY + "a") == {"deleted": None, "new": None}, "#1 still bans it"
+    source.revoke(1, at=clock.now)
+    assert _ids(_pull(app, KEY + "a")["deleted"]) == [1]
+
+
+def test_a_longer_decision_replaces_a_shorter_one_in_a_delta(app, source, decide, clock) -> None:
+    source.add(decide(1, "203.0.113.9", ttl=60, applies_to=("alpha",)))
+    assert _ids(_pull(app, KEY + "a", startup=True)["new"]) == [1]
+    source.add(decide(2, "203.0.113.9", issued_at=clock.now, ttl=7200))
+    clock.now += 60  # #1 ends as #2 goes on
+    delta = _pull(app, KEY + "a")
+    assert (_ids(delta["new"]), delta["deleted"]) == ([2], None)
+
+
+def test_deltas_keep_the_startup_json_cached(decide) -> None:
+    """A bouncer's small delta must not drop what the next ``startup=true`` reuses."""
+    cache = FragmentCache()
+    every = [decide(i, f"10.0.{i >> 8}.{i & 255}") for i in range(1, 20_001)]
+    first = cache.get(every, complete=True)
+    cache.get(every[:1])
+    assert len(cache) == 20_000
+    assert all(a is b for a, b in zip(first, cache.get(every, complete=True), strict=True))
+    cache.get(every[:100], complete=True)  # most decisions ended: pruned to the live set
+    assert len(cache) == 100
 
 
 def test_deleted_bouncer_is_refused(app, keys) -> None:
     assert keys.delete("fw1")
     assert call(app, "GET", "/v1/decisions/stream?startup=true").status_code == 403
+
+
+def test_new_decisions_are_prepared_before_any_pull(source, keys, clock, decide) -> None:
+    """The first ``startup=true`` after many decisions costs no more than later ones."""
+    api = CrowdSecAPI(source, keys, clock)
+    for i in range(1, 6):
+        source.add(decide(i, f"203.0.113.{i}"))
+    assert len(api.cache) == 5

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -61,8 +60,9 @@ def test_fail2ban_reads_the_action_and_builds_the_report_command(tmp_path) -> No
     }
     out = _read_with_fail2ban(tmp_path, init)
     assert out["ban"] == (
-        '/usr/local/bin/shieldwall report --hub "https://hub.example:8470" --name "web1" '
-        '--key "/etc/shieldwall/web1.key" --events 7 "203.0.113.9" "fail2ban-sshd"'
+        'if [ "7" -gt 0 ]; then /usr/local/bin/shieldwall report --hub "https://hub.example:8470" '
+        '--name "web1" --key "/etc/shieldwall/web1.key" --events 7 "203.0.113.9" '
+        '"fail2ban-sshd"; fi'
     )
     assert out["unban"] == ""
 
@@ -72,7 +72,8 @@ def test_the_report_command_parses_with_our_cli(tmp_path, monkeypatch) -> None:
     import shlex
 
     out = _read_with_fail2ban(tmp_path, {"name": "sshd"})
-    argv = shlex.split(out["ban"])
+    command = out["ban"].split("; then ", 1)[1].removesuffix("; fi")
+    argv = shlex.split(command)
     assert argv[:2] == ["shieldwall", "report"]
     from shieldwall.cli import build_parser
 
@@ -86,7 +87,7 @@ def test_the_report_command_parses_with_our_cli(tmp_path, monkeypatch) -> None:
 
 
 def test_action_text_is_the_shipped_file() -> None:
-    assert "actionban = <shieldwall> report" in action_text()
+    assert "then <shieldwall> report" in action_text()
 
 
 def test_install_into_a_missing_directory_is_explained(tmp_path, capsys) -> None:
@@ -116,4 +117,3 @@ def test_fail2ban_script_runs_against_a_fake_client(tmp_path, decide) -> None:
     r = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert log.read_text() == "set sshd banip 198.51.100.0/24 203.0.113.9\n"
-    assert sys.executable  # the script needs no Python

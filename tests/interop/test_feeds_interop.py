@@ -120,6 +120,13 @@ def test_http_feed_changes_when_a_decision_expires(source, decide, clock) -> Non
     [
         pytest.param("/feeds/pf", 404, "feed format 'pf' is unknown", id="format"),
         pytest.param("/feeds/nft?set=x%20y", 400, "set name 'x y' is not valid", id="set-name"),
+        pytest.param("/feeds/nft?table=1abc", 400, "table '1abc' is not valid", id="table"),
+        pytest.param(
+            "/feeds/nginx-geo?variable=a%24b", 400, "variable 'a$b' is not valid", id="variable"
+        ),
+        pytest.param(
+            "/feeds/fail2ban?jail=sshd%3Breboot", 400, "jail 'sshd;reboot' is not valid", id="jail"
+        ),
     ],
 )
 def test_http_feed_errors(source, clock, url, status, error) -> None:

@@ -84,3 +84,21 @@ def test_feeds_export_writes_a_file(data_dir, tmp_path) -> None:
 def test_feeds_export_from_an_unreachable_hub(capsys) -> None:
     assert main(["feeds", "export", "txt", "--hub", "http://127.0.0.1:9", "--timeout", "2"]) == 2
     assert "cannot reach hub http://127.0.0.1:9" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        pytest.param(["--jail", "ssh d"], "jail 'ssh d' is not valid", id="jail"),
+        pytest.param(["--set=9x"], "set name '9x' is not valid", id="set"),
+        pytest.param(["--variable", "a-b"], "nginx variable 'a-b' may not contain '-'", id="var"),
+    ],
+)
+def test_feeds_export_refuses_bad_names(data_dir, capsys, option, message) -> None:
+    assert main(["feeds", "export", "nft", "--data", str(data_dir), *option]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_feeds_export_from_a_directory_without_a_hub(tmp_path, capsys) -> None:
+    assert main(["feeds", "export", "txt", "--data", str(tmp_path / "nothing")]) == 2
+    assert "holds no hub database (hub.sqlite3)" in capsys.readouterr().err

@@ -15,8 +15,7 @@ import pytest
 from starlette.requests import Request
 
 from shieldwall.cli import main
-from shieldwall.interop.partners import SQLitePartners, partners_path
-from shieldwall.interop.taxii import Partner
+from shieldwall.interop.partners import Partner, SQLitePartners, partners_path
 
 WRITER = "writer-secret-0123456789abcdef"  # opencti, may write
 READER = "reader-secret-0123456789abcdef"  # misp, reads only

@@ -8,50 +8,24 @@ Bouncer keys and partner credentials are made with the CLI, as an operator would
 from __future__ import annotations
 
 import json
-import subprocess
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import requests
-import stix2
 from taxii2client.common import TokenAuth
 from taxii2client.exceptions import TAXIIServiceException
-from taxii2client.v21 import Collection, Server, as_pages
+from taxii2client.v21 import Collection, Server
 
 from shieldwall.cli import main
 from shieldwall.client import HubClient
-from shieldwall.core.treaty import template_text
-from shieldwall.hub.setup import init_hub
+from shieldwall.interop import feeds
 from shieldwall.interop.stix import indicator_id
 from shieldwall.interop.taxii import COLLECTION_ID, TAXII_MEDIA
-from shieldwall.procs import free_port, start_hub, stop
-from shieldwall.signing import SigningKey
+
+from .conftest import RealHub, partner_bundle, report, taxii_indicators
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class RealHub:
-    data: Path
-    url: str
-    token: str
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        port = int(self.url.rsplit(":", 1)[1])
-        self.proc = start_hub(self.data, port, self.log)
-
-    def stop(self) -> None:
-        stop(self.proc)
-        self.proc = None
-
-    def admin(self) -> HubClient:
-        return HubClient(self.url, admin_token=self.token, timeout=30)
 
 
 def _cli(*argv: str, capsys: pytest.CaptureFixture[str]) -> dict:
@@ -59,43 +33,6 @@ def _cli(*argv: str, capsys: pytest.CaptureFixture[str]) -> dict:
     assert main([*argv, "--json"]) == 0, capsys.readouterr().err
     result: dict = json.loads(capsys.readouterr().out)
     return result
-
-
-@pytest.fixture
-def real_hub(tmp_path: Path) -> Iterator[RealHub]:
-    data = tmp_path / "hub"
-    token = init_hub(data, template_text("nato"), "nato")
-    hub = RealHub(data, f"http://127.0.0.1:{free_port()}", token, tmp_path / "hub.log")
-    hub.start()
-    try:
-        yield hub
-    finally:
-        hub.stop()
-
-
-@pytest.fixture
-def members(real_hub: RealHub) -> Iterator[tuple[HubClient, HubClient]]:
-    clients = []
-    with real_hub.admin() as admin:
-        for name, address in (("alpha", "192.0.2.10"), ("bravo", "192.0.2.20")):
-            client = HubClient(real_hub.url, name=name, key=SigningKey.generate(), timeout=30)
-            client.join([address])
-            admin.approve(name)
-            clients.append(client)
-    try:
-        yield clients[0], clients[1]
-    finally:
-        for c in clients:
-            c.close()
-
-
-def report(*clients: HubClient, targets: list[str]) -> list[int]:
-    """Each client reports every target; the decisions the last batch produced."""
-    decided: list[int] = []
-    for c in clients:
-        signals = [{"target": t, "scenario": "ssh-bruteforce", "at": time.time()} for t in targets]
-        decided = c.submit(signals)["decisions"]
-    return decided
 
 
 def test_bouncer_api_on_the_real_hub_survives_a_restart(
@@ -152,16 +89,8 @@ def test_taxii2_client_against_the_real_hub(
     targets = [f"10.{i >> 8}.{i & 255}.1" for i in range(2500)]
     report(*members, targets=targets)
 
-    server = Server(f"{real_hub.url}/taxii2/", user="misp-east", password=reader)
-    (root,) = server.api_roots
-    (collection,) = root.collections
-    assert collection.id == COLLECTION_ID and collection.can_read and not collection.can_write
-    seen: list[str] = []
-    for envelope in as_pages(collection.get_objects, per_request=1000, type="indicator"):
-        for obj in envelope.get("objects", []):
-            parsed = stix2.parse(obj, version="2.1")
-            assert 0 <= parsed.confidence <= 100
-            seen.append(obj["pattern"])
+    collection, indicators = taxii_indicators(real_hub.url, "misp-east", reader, 1000)
+    seen = [obj["pattern"] for obj in indicators]
     assert len(seen) == len(targets), "every indicator once across the pages"
     assert set(seen) == {f"[ipv4-addr:value = '{t}']" for t in targets}
     sightings = collection.get_objects(type="sighting", limit=10)
@@ -169,15 +98,7 @@ def test_taxii2_client_against_the_real_hub(
     identities = collection.get_objects(type="identity")["objects"]
     assert {o["name"] for o in identities} >= {"alpha", "bravo"}
 
-    bundle = stix2.Bundle(
-        stix2.Indicator(
-            pattern="[ipv4-addr:value = '203.0.113.77']",
-            pattern_type="stix",
-            valid_from="2024-01-01T00:00:00Z",
-            indicator_types=["malicious-activity"],
-            confidence=80,
-        )
-    )
+    bundle = partner_bundle("203.0.113.77")
     url = f"{real_hub.url}/taxii2/api/collections/{COLLECTION_ID}/"
     with pytest.raises(TAXIIServiceException, match="does not allow writing"):
         collection.add_objects(bundle.serialize())
@@ -228,3 +149,34 @@ def test_feeds_on_the_real_hub_use_etags(real_hub: RealHub, members) -> None:
         changed = http.get("/feeds/txt", headers={"If-None-Match": etag})
         assert changed.status_code == 200 and changed.text.splitlines() == ["198.51.100.0/24"]
         assert http.get("/feeds/nope").status_code == 404
+
+
+def test_cli_exports_each_format_as_the_hub_serves_it(
+    real_hub: RealHub, members, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``feeds export`` over HTTP and from the data directory (beside the running hub)."""
+    report(*members, targets=["203.0.113.9", "198.51.100.0/24", "2001:db8::9"])
+    with httpx.Client(base_url=real_hub.url, timeout=30) as http:
+        for fmt in feeds.FORMATS:
+            served = http.get(f"/feeds/{fmt}", params={"jail": "sshd"})
+            assert served.status_code == 200, fmt
+            assert "198.51.100.0/24" in served.text and "2001:db8::9" in served.text, fmt
+            out = tmp_path / f"feed.{fmt}"
+            fetch = [
+                "feeds",
+                "export",
+                fmt,
+                "--hub",
+                real_hub.url,
+                "--jail",
+                "sshd",
+                "-o",
+                str(out),
+            ]
+            assert main(fetch) == 0, capsys.readouterr().err
+            assert out.read_text() == served.text, fmt
+            capsys.readouterr()
+            assert (
+                main(["feeds", "export", fmt, "--data", str(real_hub.data), "--jail", "sshd"]) == 0
+            )
+            assert capsys.readouterr().out == served.text, fmt

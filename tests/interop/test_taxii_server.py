@@ -2,64 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
-import httpx
 import pytest
 import stix2
 import uvicorn
 from starlette.applications import Starlette
-from taxii2client.v21 import Collection, Server, as_pages
+from taxii2client.v21 import Collection
 
 from shieldwall.core.model import Signal
-from shieldwall.interop.stix import indicator_id, member_id, pattern_targets, ts
-from shieldwall.interop.taxii import COLLECTION_ID, TAXII_MEDIA, PartnerTokens, taxii_routes
+from shieldwall.interop.stix import indicator_id, member_id, pattern_targets, signals_from, ts
+from shieldwall.interop.taxii import COLLECTION_ID, TAXII_MEDIA, taxii_routes
 
-READER, WRITER = "reader-secret-0123456789", "writer-secret-0123456789"
-COL = f"/taxii2/api/collections/{COLLECTION_ID}"
-
-
-@pytest.fixture
-def tokens() -> PartnerTokens:
-    t = PartnerTokens()
-    t.add("misp-east", READER)
-    t.add("opencti-west", WRITER, can_write=True)
-    return t
-
-
-@pytest.fixture
-def app(source, tokens, clock) -> Starlette:
-    return Starlette(routes=taxii_routes(source, tokens, clock=clock))
-
-
-def call(
-    app: Starlette,
-    method: str,
-    url: str,
-    *,
-    secret: str | None = READER,
-    accept: str | None = TAXII_MEDIA,
-    **kw: Any,
-) -> httpx.Response:
-    headers = dict(kw.pop("headers", {}))
-    if secret is not None:
-        headers["Authorization"] = f"Bearer {secret}"
-    if accept is not None:
-        headers["Accept"] = accept
-
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
-            return await c.request(method, url, headers=headers, **kw)
-
-    return asyncio.run(go())
+from .conftest import COL, READER, WRITER, partner_bundle, taxii_indicators
+from .conftest import taxii_call as call
 
 
 @pytest.fixture
@@ -82,33 +42,33 @@ def populated(source, decide, clock):
         pytest.param({"accept": "application/taxii+json"}, 200, id="no-version-ok"),
     ],
 )
-def test_auth_and_accept(app, kw, status) -> None:
-    r = call(app, "GET", "/taxii2/", **kw)
+def test_auth_and_accept(taxii_app, kw, status) -> None:
+    r = call(taxii_app, "GET", "/taxii2/", **kw)
     assert r.status_code == status
     assert r.headers["content-type"] == TAXII_MEDIA
     if status != 200:
         assert r.json()["http_status"] == str(status)
 
 
-def test_basic_auth_needs_the_matching_name(app) -> None:
+def test_basic_auth_needs_the_matching_name(taxii_app) -> None:
     good = base64.b64encode(f"misp-east:{READER}".encode()).decode()
     bad = base64.b64encode(f"opencti-west:{READER}".encode()).decode()
     assert (
         call(
-            app, "GET", "/taxii2/", secret=None, headers={"Authorization": f"Basic {good}"}
+            taxii_app, "GET", "/taxii2/", secret=None, headers={"Authorization": f"Basic {good}"}
         ).status_code
         == 200
     )
     assert (
         call(
-            app, "GET", "/taxii2/", secret=None, headers={"Authorization": f"Basic {bad}"}
+            taxii_app, "GET", "/taxii2/", secret=None, headers={"Authorization": f"Basic {bad}"}
         ).status_code
         == 401
     )
 
 
-def test_objects_are_valid_stix_with_headers(app, populated, clock) -> None:
-    r = call(app, "GET", f"{COL}/objects/")
+def test_objects_are_valid_stix_with_headers(taxii_app, populated, clock) -> None:
+    r = call(taxii_app, "GET", f"{COL}/objects/")
     assert r.status_code == 200
     body = r.json()
     assert body["more"] is False
@@ -141,118 +101,69 @@ def test_objects_are_valid_stix_with_headers(app, populated, clock) -> None:
         pytest.param("match[spec_version]=2.0", set(), id="spec-2.0"),
     ],
 )
-def test_match_filters(app, populated, query, expect) -> None:
-    objs = call(app, "GET", f"{COL}/objects/?{query}").json()["objects"]
+def test_match_filters(taxii_app, populated, query, expect) -> None:
+    objs = call(taxii_app, "GET", f"{COL}/objects/?{query}").json()["objects"]
     assert {o["type"] for o in objs} == expect
 
 
-def test_versions_and_match_version(app, populated) -> None:
+def test_versions_and_match_version(taxii_app, populated) -> None:
     oid = indicator_id(1)
-    versions = call(app, "GET", f"{COL}/objects/{oid}/versions/").json()["versions"]
+    versions = call(taxii_app, "GET", f"{COL}/objects/{oid}/versions/").json()["versions"]
     assert len(versions) == 2 and versions[0] < versions[1]
-    first = call(app, "GET", f"{COL}/objects/{oid}/?match[version]=first").json()["objects"]
+    first = call(taxii_app, "GET", f"{COL}/objects/{oid}/?match[version]=first").json()["objects"]
     assert [o.get("revoked", False) for o in first] == [False]
-    both = call(app, "GET", f"{COL}/objects/?match[id]={oid}&match[version]=all").json()
+    both = call(taxii_app, "GET", f"{COL}/objects/?match[id]={oid}&match[version]=all").json()
     assert [o.get("revoked", False) for o in both["objects"]] == [False, True]
-    assert call(app, "GET", f"{COL}/objects/indicator--nope/").status_code == 404
+    assert call(taxii_app, "GET", f"{COL}/objects/indicator--nope/").status_code == 404
 
 
-def test_added_after_and_manifest(app, populated, clock) -> None:
+def test_a_revocation_at_once_is_still_a_newer_version(taxii_app, source, decide, clock) -> None:
+    source.add(decide(7, "203.0.113.70", issued_at=clock.now - 5))
+    source.revoke(7, at=clock.now - 5)
+    versions = call(taxii_app, "GET", f"{COL}/objects/{indicator_id(7)}/versions/").json()[
+        "versions"
+    ]
+    assert len(set(versions)) == 2 and versions[0] < versions[1]
+    (last,) = call(taxii_app, "GET", f"{COL}/objects/{indicator_id(7)}/").json()["objects"]
+    assert last["revoked"] is True
+
+
+def test_added_after_and_manifest(taxii_app, populated, clock) -> None:
     after = ts(clock.now - 60)
-    objs = call(app, "GET", f"{COL}/objects/?added_after={after}").json()["objects"]
+    objs = call(taxii_app, "GET", f"{COL}/objects/?added_after={after}").json()["objects"]
     assert all(o["type"] != "identity" for o in objs)
     assert {o["id"] for o in objs} >= {indicator_id(2)}
-    manifest = call(app, "GET", f"{COL}/manifest/?added_after={after}").json()["objects"]
+    manifest = call(taxii_app, "GET", f"{COL}/manifest/?added_after={after}").json()["objects"]
     assert all(m["date_added"] > after for m in manifest)
-    assert call(app, "GET", f"{COL}/objects/?added_after=yesterday").status_code == 400
+    assert call(taxii_app, "GET", f"{COL}/objects/?added_after=yesterday").status_code == 400
 
 
-def test_pagination_in_process(app, source, decide, clock) -> None:
+def test_pagination_in_process(taxii_app, source, decide, clock) -> None:
     for i in range(1, 26):
         source.add(decide(i, f"10.0.0.{i}", issued_at=clock.now - 100 + i))
     seen, url = [], f"{COL}/objects/?limit=10&match[type]=indicator"
     while True:
-        body = call(app, "GET", url).json()
+        body = call(taxii_app, "GET", url).json()
         seen += [o["id"] for o in body["objects"]]
         if not body["more"]:
             break
         url = f"{COL}/objects/?limit=10&match[type]=indicator&next={body['next']}"
     assert seen == [indicator_id(i) for i in range(1, 26)]
-    assert call(app, "GET", f"{COL}/objects/?next=garbage!").status_code == 400
+    assert call(taxii_app, "GET", f"{COL}/objects/?next=garbage!").status_code == 400
 
 
-def _envelope(*objects: dict[str, Any]) -> str:
-    return json.dumps({"objects": list(objects)})
-
-
-def _indicator(pattern: str, **extra: Any) -> dict[str, Any]:
-    ind = stix2.Indicator(
-        pattern=pattern,
-        pattern_type="stix",
-        valid_from="2023-01-01T00:00:00Z",
-        indicator_types=["malicious-activity"],
-        allow_custom=True,
-        **extra,
-    )
-    return json.loads(ind.serialize())
-
-
-def test_post_needs_write_grant_and_taxii_content_type(app) -> None:
-    body = _envelope(_indicator("[ipv4-addr:value = '203.0.113.50']"))
-    ct = {"Content-Type": TAXII_MEDIA}
-    assert call(app, "POST", f"{COL}/objects/", content=body, headers=ct).status_code == 403
-    r = call(
-        app,
-        "POST",
-        f"{COL}/objects/",
-        secret=WRITER,
-        content=body,
-        headers={"Content-Type": "application/json"},
-    )
-    assert r.status_code == 415
-
-
-def test_post_turns_indicators_into_partner_signals(app, source) -> None:
-    good = _indicator("[ipv4-addr:value = '203.0.113.50'] OR [ipv4-addr:value = '198.51.100.0/24']")
-    sight = json.loads(stix2.Sighting(sighting_of_ref=good["id"], count=4).serialize())
-    cases = [
-        _indicator("[ipv4-addr:value = '203.0.113.999']"),
-        _indicator("[ipv4-addr:value = '10.0.0.1/8']"),
-        _indicator("[ipv6-addr:value = '203.0.113.1']"),
-        _indicator("[file:name = 'x.exe']"),
-        {**_indicator("[ipv4-addr:value = '203.0.113.51']"), "confidence": 250},
-    ]
-    r = call(
-        app,
-        "POST",
-        f"{COL}/objects/",
-        secret=WRITER,
-        content=_envelope(good, sight, *cases),
-        headers={"Content-Type": TAXII_MEDIA},
-    )
-    assert r.status_code == 202
-    status = r.json()
-    assert (status["status"], status["success_count"], status["failure_count"]) == (
-        "complete",
-        2,
-        5,
-    )
-    messages = {f["id"]: f["message"] for f in status["failures"]}
-    assert "203.0.113.999" in messages[cases[0]["id"]]
-    assert "host bits set" in messages[cases[1]["id"]]
-    assert "is not an ipv6-addr" in messages[cases[2]["id"]]
-    assert "is not a list of address comparisons" in messages[cases[3]["id"]]
-    assert messages[cases[4]["id"]].startswith("confidence 250")
-    ((partner, signals),) = source.submitted
-    assert partner == "opencti-west"
-    assert sorted((s.target, s.events, s.member) for s in signals) == [
-        ("198.51.100.0/24", 5, "opencti-west"),
-        ("203.0.113.50", 5, "opencti-west"),
-    ]
-    assert any(m.name == "opencti-west" and m.external for m in source.members())
-    polled = call(app, "GET", f"/taxii2/api/status/{status['id']}/", secret=WRITER).json()
-    assert polled["id"] == status["id"]
-    assert call(app, "GET", f"/taxii2/api/status/{status['id']}/").status_code == 404  # not yours
+def test_outgoing_indicators_pass_our_own_incoming_checks(taxii_app, populated, clock) -> None:
+    """What we serve is what we would accept: confidence 0-100, plain address patterns."""
+    objs = call(taxii_app, "GET", f"{COL}/objects/?match[type]=indicator&match[version]=all").json()
+    indicators = objs["objects"]
+    assert len(indicators) >= 4
+    for obj in indicators:
+        stix2.parse(obj, version="2.1")
+        assert isinstance(obj["confidence"], int) and 0 <= obj["confidence"] <= 100
+        (target,) = pattern_targets(obj["pattern"])
+        assert obj["pattern"] == f"[{'ipv6' if ':' in target else 'ipv4'}-addr:value = '{target}']"
+    intake = signals_from(indicators, "echo", clock.now - 1000)
+    assert all(not r.problems for r in intake.objects), [r.problems for r in intake.objects]
 
 
 @pytest.mark.parametrize(
@@ -279,8 +190,10 @@ def served(source, tokens) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = Starlette(routes=taxii_routes(source, tokens))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    taxii_app = Starlette(routes=taxii_routes(source, tokens))
+    server = uvicorn.Server(
+        uvicorn.Config(taxii_app, host="127.0.0.1", port=port, log_level="error")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -299,18 +212,8 @@ def test_taxii2_client_pages_through_thousands_and_posts(served, source, decide)
     n = 4321
     for i in range(1, n + 1):
         source.add(decide(i, f"10.{i >> 8}.{i & 255}.1", issued_at=now - 5000 + i))
-    server = Server(f"{served}/taxii2/", user="misp-east", password=READER)
-    (root,) = server.api_roots
-    (collection,) = root.collections
-    assert collection.id == COLLECTION_ID and collection.can_read and not collection.can_write
-
-    ids: list[str] = []
-    for envelope in as_pages(collection.get_objects, per_request=500, type="indicator"):
-        for obj in envelope.get("objects", []):
-            parsed = stix2.parse(obj, version="2.1")
-            assert 0 <= parsed.confidence <= 100
-            ids.append(obj["id"])
-    assert ids == [indicator_id(i) for i in range(1, n + 1)]
+    collection, indicators = taxii_indicators(served, "misp-east", READER, 500)
+    assert [obj["id"] for obj in indicators] == [indicator_id(i) for i in range(1, n + 1)]
 
     manifest = collection.get_manifest(added_after=ts(now - 5000 + n - 10))
     assert len(manifest["objects"]) == 10
@@ -318,16 +221,7 @@ def test_taxii2_client_pages_through_thousands_and_posts(served, source, decide)
     writer = Collection(
         f"{served}/taxii2/api/collections/{COLLECTION_ID}/", user="opencti-west", password=WRITER
     )
-    bundle = stix2.Bundle(
-        stix2.Indicator(
-            pattern="[ipv4-addr:value = '203.0.113.77']",
-            pattern_type="stix",
-            valid_from="2024-01-01T00:00:00Z",
-            indicator_types=["malicious-activity"],
-            confidence=80,
-        )
-    )
-    status = writer.add_objects(bundle.serialize())
+    status = writer.add_objects(partner_bundle("203.0.113.77").serialize())
     assert status.status == "complete" and status.success_count == 1
     ((partner, signals),) = source.submitted
     assert (partner, [s.target for s in signals]) == ("opencti-west", ["203.0.113.77"])

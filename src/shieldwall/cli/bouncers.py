@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
 from shieldwall.cli.credentials import Credentials, show_list, show_secret, timestamp
 from shieldwall.interop.keys import SQLiteBouncerKeys, bouncers_path, new_key
 
-
-def _open(data: Path) -> SQLiteBouncerKeys:
-    return SQLiteBouncerKeys(bouncers_path(data))
-
-
 BOUNCERS = Credentials(
     "bouncer",
     "key",
-    _open,
+    SQLiteBouncerKeys,
+    bouncers_path,
     help="API keys for CrowdSec remediation components (bouncers)",
     name_help="a name for the bouncer, e.g. fw-web1",
     list_help="list bouncers and their last pull",

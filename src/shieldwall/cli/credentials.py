@@ -37,7 +37,8 @@ class Credentials(Generic[S]):
 
     kind: str  # "bouncer": the command is "bouncers"
     secret: str  # what its secret is called: "key"
-    open_store: Callable[[Path], S]  # the store of a hub data directory
+    store: Callable[[Path], S]  # opens the store file
+    path: Callable[[Path], Path]  # where that file is in a hub data directory
     help: str
     name_help: str
     list_help: str
@@ -69,7 +70,7 @@ class Credentials(Generic[S]):
     def opened(self, args: argparse.Namespace) -> Iterator[S]:
         """The store of ``args.data``, closed afterwards; its ValueErrors as CLIError."""
         try:
-            store = self.open_store(args.data)
+            store = self.store(self.path(args.data))
         except ValueError as exc:
             raise CLIError(str(exc)) from None
         try:

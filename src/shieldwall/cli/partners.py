@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
 from shieldwall.cli.common import CLIError
@@ -12,15 +11,11 @@ from shieldwall.cli.credentials import Credentials, show_list, show_secret, time
 from shieldwall.interop.hubdb import is_member
 from shieldwall.interop.partners import SQLitePartners, check_name, new_secret, partners_path
 
-
-def _open(data: Path) -> SQLitePartners:
-    return SQLitePartners(partners_path(data))
-
-
 PARTNERS = Credentials(
     "partner",
     "secret",
-    _open,
+    SQLitePartners,
+    partners_path,
     help="credentials of TAXII 2.1 partners (MISP, OpenCTI, …)",
     name_help="the partner's name, also its name as an external member",
     list_help="list partners",

@@ -16,7 +16,7 @@ import bisect
 import json
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from shieldwall.core.model import Decision, Revocation, Signal
 from shieldwall.hub.secretariat import Secretariat
@@ -41,11 +41,13 @@ class HubSource:
         self._refs: list[tuple[int, int]] = []  # (kind, decision id), parallel to _ids
         # The index holds every decision/revocation event with an id above _floor.
         self._floor = sec.stream.last_id
+        self._watchers: list[Callable[[Sequence[Decision]], None]] = []
         sec.listeners.append(self._on_events)
 
     # -- the index ------------------------------------------------------------------
 
     def _on_events(self, events: list[Event]) -> None:
+        issued: list[int] = []
         with self._lock:
             for e in events:
                 if e.kind == "decision":
@@ -54,13 +56,21 @@ class HubSource:
                     kind, key = _REVOCATION, "decision_id"
                 else:
                     continue
+                decision_id = int(json.loads(e.body)[key])
                 self._ids.append(e.id)
-                self._refs.append((kind, int(json.loads(e.body)[key])))
+                self._refs.append((kind, decision_id))
+                if kind == _DECISION:
+                    issued.append(decision_id)
             excess = len(self._ids) - self._size
             if excess > self._size // 2:  # trim in halves: amortised O(1) per event
                 self._floor = self._ids[excess - 1]
                 del self._ids[:excess]
                 del self._refs[:excess]
+        if issued and self._watchers:
+            council = self.sec.council
+            decisions = [d for d in map(council.decision, issued) if d is not None]
+            for callback in self._watchers:
+                callback(decisions)
 
     def _refs_after(self, since_seq: int, upto: int) -> list[tuple[int, int]]:
         """(kind, decision id) of decision/revocation events in ``(since_seq, upto]``."""
@@ -127,34 +137,54 @@ class HubSource:
             for m in self.sec.council.members()
         ]
 
+    def watch(self, callback: Callable[[Sequence[Decision]], None]) -> None:
+        self._watchers.append(callback)
+
     def submit_external(self, partner: str, signals: Sequence[Signal], now: float) -> Submission:
         """Checks each signal as the member API would, then hands the rest to the council.
 
         ``now`` is the caller's view of the time; the secretariat records the inputs
-        at its own clock, as it does for members.
+        at its own clock, as it does for members. A signal naming something the treaty
+        protects is recorded as a dispute, as a member's would be, and reported back
+        as refused.
         """
         treaty = self.sec.treaty
-        rejected: list[str] = []
-        good: list[Signal] = []
-        for s in signals:
+        rejected: list[tuple[int, str]] = []
+        good: list[tuple[int, Signal]] = []
+        for i, s in enumerate(signals):
             try:
                 target, _ = treaty.check_target(s.target)
             except ValueError as exc:
-                rejected.append(str(exc))  # it names the target
+                rejected.append((i, str(exc)))  # it names the target
                 continue
             if not _SCENARIO.match(s.scenario):
                 rejected.append(
-                    f"scenario {s.scenario[:80]!r} of {s.target} is not valid: use letters, "
-                    "digits and ._:/@+- (at most 128)"
+                    (
+                        i,
+                        f"scenario {s.scenario[:80]!r} of {s.target} is not valid: use letters, "
+                        "digits and ._:/@+- (at most 128)",
+                    )
                 )
                 continue
-            events = s.events if 1 <= s.events <= 1_000_000 else 1
-            good.append(Signal(partner, target, s.scenario, s.at, events))
+            events = min(max(s.events, 1), 1_000_000)
+            good.append((i, Signal(partner, target, s.scenario, s.at, events)))
         limit = self.sec.settings.max_signals_per_batch
+        accepted = 0
         for start in range(0, len(good), limit):
+            batch = good[start : start + limit]
             try:
-                self.sec.submit_external(partner, good[start : start + limit])
+                result = self.sec.submit_external(partner, [s for _, s in batch])
             except ValueError as exc:
-                rejected.append(str(exc))
-                return Submission(start, tuple(rejected))
-        return Submission(len(good), tuple(rejected))
+                rejected.extend((i, str(exc)) for i, _ in good[start:])
+                break
+            protected = {
+                d["target"]: f"{d['target']} is protected ({d['reason']}): "
+                "recorded as a dispute, not counted"
+                for d in result.disputes
+            }
+            for i, s in batch:
+                if s.target in protected:
+                    rejected.append((i, protected[s.target]))
+                else:
+                    accepted += 1
+        return Submission(accepted, tuple(sorted(rejected)))

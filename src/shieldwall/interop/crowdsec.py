@@ -15,8 +15,9 @@ registered for one of them.
 from __future__ import annotations
 
 import ipaddress
+import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -43,11 +44,29 @@ class BadQuery(ValueError):
     pass
 
 
-def _words(request: Request, name: str) -> tuple[str, ...]:
+def _words(request: Request, *names: str) -> tuple[str, ...]:
+    """Comma-separated words of the first of ``names`` given, lower case."""
+    name = next((n for n in names if n in request.query_params), names[0])
     raw = request.query_params.get(name, "")
     if len(raw) > _MAX_QUERY:
         raise BadQuery(f"{name} is longer than {_MAX_QUERY} characters: shorten it")
     return tuple(w.strip().lower() for w in raw.split(",") if w.strip())
+
+
+_TRUE = ("1", "t", "true")
+_FALSE = ("0", "f", "false")
+
+
+def _flag(request: Request, name: str, default: bool) -> bool:
+    """A boolean query parameter, read as Go's ``strconv.ParseBool`` reads it."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise BadQuery(f"{name} {raw[:40]!r} is not a boolean: give true or false")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +80,7 @@ class Filters:
 
     @classmethod
     def of(cls, request: Request, bouncer: Bouncer, default_scopes: bool = True) -> Filters:
-        scopes = _words(request, "scopes")
+        scopes = _words(request, "scopes", "scope")  # CrowdSec takes either name
         if not scopes and default_scopes:
             scopes = ("ip", "range")
         return cls(
@@ -69,7 +88,7 @@ class Filters:
             _words(request, "origins"),
             _words(request, "scenarios_containing"),
             _words(request, "scenarios_not_containing"),
-            request.query_params.get("simulated", "").lower() == "true",
+            _flag(request, "simulated", False),
             bouncer.member,
         )
 
@@ -106,6 +125,13 @@ class CrowdSecAPI:
         self.keys = keys
         self.clock = clock
         self.cache = FragmentCache()
+        source.watch(self._prepare)
+
+    def _prepare(self, decisions: Sequence[Decision]) -> None:
+        """Build the JSON of new decisions as they are made, not at the next full pull."""
+        self.cache.get(decisions)
+        if self.cache.overgrown:
+            self.cache.get(list(self.source.active(self.clock())), complete=True)
 
     def _bouncer(self, request: Request) -> Bouncer | None:
         key = request.headers.get("x-api-key", "")
@@ -113,8 +139,11 @@ class CrowdSecAPI:
             return None
         return self.keys.check(key)
 
-    def _select(self, decisions: Iterable[Decision], filters: Filters) -> list[Fragment]:
-        frags = self.cache.get(list(decisions))
+    def _select(
+        self, decisions: Iterable[Decision], filters: Filters, *, complete: bool = False
+    ) -> list[Fragment]:
+        """The fragments of ``decisions`` this bouncer may see (``complete``: all active)."""
+        frags = self.cache.get(list(decisions), complete=complete)
         if filters.trivial and not filters.member:
             return [f for f in frags if f.type != "watch" and not f.simulated and not f.applies_to]
         return [f for f in frags if filters.keep(f)]
@@ -134,7 +163,7 @@ class CrowdSecAPI:
         until: dict[int, float] = {}
         if startup or bouncer.last_seq < 0:
             seq = self.source.seq()
-            new = self._select(self.source.active(now), filters)
+            new = longest(self._select(self.source.active(now), filters, complete=True))
             deleted: list[Fragment] = []
         else:
             ch = self.source.changes(bouncer.last_seq, bouncer.last_pull, now)
@@ -146,6 +175,8 @@ class CrowdSecAPI:
                 until[d.id] = min(d.expires_at, rev.at)
                 gone.append(d)
             deleted = self._select(gone, filters)
+            if new or deleted:
+                new, deleted = self._settle(new, deleted, filters, now, until)
         self.keys.record_pull(bouncer.name, seq, now)
         body = (
             '{"deleted":'
@@ -156,6 +187,32 @@ class CrowdSecAPI:
         )
         return _json(body)
 
+    def _settle(
+        self,
+        new: list[Fragment],
+        deleted: list[Fragment],
+        filters: Filters,
+        now: float,
+        until: dict[int, float],
+    ) -> tuple[list[Fragment], list[Fragment]]:
+        """A delta as CrowdSec sends one: per value and type, only the longest decision.
+
+        A new decision outlasted by one the bouncer already holds is left out, and so
+        is the end of a decision while another on the same value and type goes on:
+        the bouncer would otherwise drop an address that is still banned.
+        """
+        keys = {(f.value, f.type) for f in new} | {(f.value, f.type) for f in deleted}
+        values = {value for value, _ in keys}
+        live: dict[tuple[str, str], float] = {}
+        candidates = [d for d in self.source.active(now) if d.target in values]
+        for f in self._select(candidates, filters):
+            key = (f.value, f.type)
+            if key in keys and f.expires_at > live.get(key, -math.inf):
+                live[key] = f.expires_at
+        new = [f for f in longest(new) if f.expires_at >= live.get((f.value, f.type), -math.inf)]
+        ended = [f for f in longest(deleted, until) if (f.value, f.type) not in live]
+        return new, ended
+
     async def decisions(self, request: Request) -> Response:
         bouncer = self._bouncer(request)
         if bouncer is None:
@@ -164,10 +221,10 @@ class CrowdSecAPI:
             filters = Filters.of(request, bouncer, default_scopes=False)
             match = _address_query(request)
             wanted_type = request.query_params.get("type", "")
-        except (BadQuery, ValueError) as exc:
+        except BadQuery as exc:
             return JSONResponse({"message": str(exc)}, 400)
         now = self.clock()
-        frags = self._select(self.source.active(now), filters)
+        frags = self._select(self.source.active(now), filters, complete=True)
         if wanted_type:
             frags = [f for f in frags if f.type == wanted_type]
         if match is not None:
@@ -177,21 +234,40 @@ class CrowdSecAPI:
         return _json(render(frags, now) or "null")
 
 
+def longest(frags: list[Fragment], until: dict[int, float] | None = None) -> list[Fragment]:
+    """One fragment per (value, type), the one lasting longest, as CrowdSec's LAPI sends.
+
+    ``until`` overrides the end of some (revoked decisions end when revoked).
+    """
+    if len({f.value for f in frags}) == len(frags):  # the usual case, and quick to see
+        return frags
+    end = until or {}
+    best: dict[tuple[str, str], Fragment] = {}
+    for f in frags:
+        key = (f.value, f.type)
+        held = best.get(key)
+        if held is None or end.get(f.id, f.expires_at) > end.get(held.id, held.expires_at):
+            best[key] = f
+    keep = {f.id for f in best.values()}
+    return [f for f in frags if f.id in keep]
+
+
 def _address_query(request: Request) -> Callable[[Fragment], bool] | None:
-    """The ip/range/scope+value part of ``GET /v1/decisions`` as a predicate."""
+    """The ``ip``/``range``/``value`` part of ``GET /v1/decisions`` as a predicate.
+
+    As in CrowdSec: ``value`` matches a decision's value exactly; ``ip`` and
+    ``range`` match decisions containing them (``contains=false``: inside them).
+    Scopes are filtered by :class:`Filters`.
+    """
     q = request.query_params
-    ip, rng = q.get("ip", ""), q.get("range", "")
-    scope, value = q.get("scope", "").lower(), q.get("value", "")
-    contains = q.get("contains", "true").lower() != "false"
-    if scope and scope not in ("ip", "range"):
-        return lambda f: False  # other scopes (username, country, …) are never decided on
-    target = ip or rng or value
+    value = q.get("value", "")
+    target = q.get("ip", "") or q.get("range", "")
+    contains = _flag(request, "contains", True)
+    for given in (value, target):
+        if len(given) > 64:
+            raise BadQuery(f"value {given[:64]!r}… is too long: give one IP or CIDR range")
     if not target:
-        if scope:
-            return lambda f: f.scope == scope
-        return None
-    if len(target) > 64:
-        raise BadQuery(f"value {target[:64]!r}… is too long: give one IP or CIDR range")
+        return (lambda f: f.value == value) if value else None
     try:
         net = ipaddress.ip_network(target.strip(), strict=False)
     except ValueError:
@@ -201,9 +277,15 @@ def _address_query(request: Request) -> Callable[[Fragment], bool] | None:
         ) from None
     version, first = net.version, int(net.network_address)
     last = first + net.num_addresses - 1
-    if contains:
-        return lambda f: f.version == version and f.first <= first and f.last >= last
-    return lambda f: f.version == version and f.first >= first and f.last <= last
+
+    def inside(f: Fragment) -> bool:
+        if f.version != version or (value and f.value != value):
+            return False
+        if contains:
+            return f.first <= first and f.last >= last
+        return f.first >= first and f.last <= last
+
+    return inside
 
 
 def crowdsec_routes(
@@ -211,11 +293,12 @@ def crowdsec_routes(
 ) -> list[Route]:
     """The bouncer API's routes, to mount at the hub's root (paths start with /v1).
 
-    The JSON of every active decision is built here, once, so that the first
-    ``startup=true`` pull after a hub start costs no more than later ones.
+    The JSON of every active decision is built here, once, and that of each new
+    decision as it is made, so that the first ``startup=true`` pull costs no more
+    than later ones.
     """
     api = CrowdSecAPI(source, keys, clock)
-    api.cache.get(list(source.active(clock())))
+    api.cache.get(list(source.active(clock())), complete=True)
     return [
         Route("/v1/decisions/stream", api.stream, methods=["GET", "HEAD"]),
         Route("/v1/decisions", api.decisions, methods=["GET", "HEAD"]),

@@ -9,12 +9,13 @@ and cached by id; a pull only formats the remaining durations.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import socket
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from shieldwall.core.model import Decision, Revocation, Scope
 
@@ -81,13 +82,16 @@ def crowdsec_type(d: Decision) -> str:
     return d.action
 
 
-@dataclass(frozen=True, slots=True)
-class Fragment:
-    """A decision's cached JSON tail (everything after the duration) and match keys."""
+class Fragment(NamedTuple):
+    """A decision's cached JSON tail (everything after the duration) and match keys.
+
+    A named tuple: a cold ``startup=true`` pull makes 100,000 of them.
+    """
 
     id: int
     tail: str
     expires_at: float
+    value: str  # the normalised target
     scope: str  # lower case: ip / range
     type: str
     scenario: str
@@ -98,23 +102,29 @@ class Fragment:
     last: int
 
 
+@functools.lru_cache(maxsize=4096)
+def _quoted(text: str) -> str:
+    """``text`` as a JSON string (scenarios and types repeat: kept)."""
+    return json.dumps(text)
+
+
 def fragment(d: Decision) -> Fragment:
     version, first, last = bounds(d.target)
-    simulated = d.recommended
+    kind = crowdsec_type(d)
     tail = (
-        f'","id":{d.id},"origin":"{ORIGIN}","scenario":{json.dumps(d.scenario)},'
-        f'"scope":"{SCOPES[d.scope]}","simulated":{"true" if simulated else "false"},'
-        f'"type":{json.dumps(crowdsec_type(d))},"uuid":"{decision_uuid(d.id)}",'
-        f'"value":"{d.target}"}}'
+        f'","id":{d.id},"origin":"{ORIGIN}","scenario":{_quoted(d.scenario)},'
+        f'"scope":"{SCOPES[d.scope]}","simulated":{"true" if d.recommended else "false"},'
+        f'"type":{_quoted(kind)},"uuid":"{decision_uuid(d.id)}","value":"{d.target}"}}'
     )
     return Fragment(
         d.id,
         tail,
         d.expires_at,
+        d.target,
         d.scope,
-        crowdsec_type(d),
+        kind,
         d.scenario,
-        simulated,
+        d.recommended,
         d.applies_to,
         version,
         first,
@@ -129,12 +139,18 @@ def as_dict(d: Decision, now: float) -> dict[str, object]:
 
 
 class FragmentCache:
-    """Fragments by decision id; pruned when it grows well past the live set."""
+    """Fragments by decision id.
+
+    Given every active decision (``complete``), it learns the size of the live set
+    and drops what is no longer in it; :attr:`overgrown` says when it holds so many
+    more that such a call is due.
+    """
 
     def __init__(self) -> None:
         self._items: dict[int, Fragment] = {}
+        self._live = 0
 
-    def get(self, decisions: Sequence[Decision]) -> list[Fragment]:
+    def get(self, decisions: Sequence[Decision], *, complete: bool = False) -> list[Fragment]:
         items = self._items
         out: list[Fragment] = []
         for d in decisions:
@@ -142,9 +158,18 @@ class FragmentCache:
             if f is None:
                 f = items[d.id] = fragment(d)
             out.append(f)
-        if len(items) > 2 * len(decisions) + 10_000:
-            self._items = {f.id: f for f in out}
+        if complete:
+            self._live = len(out)
+            if len(items) > len(out) + 10_000:
+                self._items = {f.id: f for f in out}
         return out
+
+    @property
+    def overgrown(self) -> bool:
+        return len(self._items) > 2 * self._live + 50_000
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def render(frags: Iterable[Fragment], now: float, *, until: dict[int, float] | None = None) -> str:

@@ -24,7 +24,6 @@ from starlette.requests import Request
 from shieldwall.interop import credentials as creds
 from shieldwall.interop.credentials import CredentialStore, NameTaken, Table
 from shieldwall.interop.hubdb import db_path
-from shieldwall.interop.taxii import Partner
 
 PARTNERS_DB = "partners.sqlite3"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")  # as the hub's member names
@@ -50,6 +49,14 @@ def check_name(name: str) -> str:
         "partner",
         "use 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    """An authenticated partner, as the TAXII server sees it."""
+
+    name: str
+    can_write: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +87,29 @@ def credentials(request: Request) -> tuple[str, str] | None:
     return name, secret
 
 
-class SQLitePartners:
-    """Partner credentials; also the TAXII server's ``auth`` callable."""
+class _Authenticator:
+    """The TAXII server's ``auth``: the partner a request's credentials name, or None."""
+
+    def check(self, name: str, secret: str) -> Partner | None:
+        raise NotImplementedError
+
+    def __call__(self, request: Request) -> Partner | None:
+        found = credentials(request)
+        return None if found is None else self.check(*found)
+
+
+def _check_new(name: str, secret: str) -> None:
+    check_name(name)
+    if len(secret) < 16:
+        raise ValueError(f"the secret for partner {name!r} is too short: use 16+ characters")
+
+
+def _taken(name: str) -> ValueError:
+    return ValueError(f"partner {name!r} exists already: delete it first or pick another name")
+
+
+class SQLitePartners(_Authenticator):
+    """Partner credentials in ``DATA/partners.sqlite3``."""
 
     def __init__(self, path: str | Path) -> None:
         self._store = CredentialStore(path, _TABLE, synchronous="FULL")
@@ -94,15 +122,11 @@ class SQLitePartners:
         self._store.close()
 
     def add(self, name: str, secret: str, now: float, can_write: bool = False) -> PartnerRecord:
-        check_name(name)
-        if len(secret) < 16:
-            raise ValueError(f"the secret for partner {name!r} is too short: use 16+ characters")
+        _check_new(name, secret)
         try:
             self._store.add(name, secret, now, can_write=int(can_write))
         except NameTaken:
-            raise ValueError(
-                f"partner {name!r} exists already: delete it first or pick another name"
-            ) from None
+            raise _taken(name) from None
         return PartnerRecord(name, can_write, now)
 
     def delete(self, name: str) -> bool:
@@ -123,6 +147,32 @@ class SQLitePartners:
             return None
         return Partner(cred.name, bool(cred.attributes["can_write"]))
 
-    def __call__(self, request: Request) -> Partner | None:
-        found = credentials(request)
-        return None if found is None else self.check(*found)
+
+class MemoryPartners(_Authenticator):
+    """Partners held in memory (tests, embedding), checked as :class:`SQLitePartners` does."""
+
+    def __init__(self) -> None:
+        self._by_hash: dict[str, PartnerRecord] = {}
+
+    def __repr__(self) -> str:
+        return f"MemoryPartners({len(self._by_hash)} partners)"
+
+    def add(
+        self, name: str, secret: str, now: float = 0.0, can_write: bool = False
+    ) -> PartnerRecord:
+        _check_new(name, secret)
+        if hash_secret(secret) in self._by_hash or any(
+            r.name == name for r in self._by_hash.values()
+        ):
+            raise _taken(name)
+        record = PartnerRecord(name, can_write, now)
+        self._by_hash[hash_secret(secret)] = record
+        return record
+
+    def check(self, name: str, secret: str) -> Partner | None:
+        record = self._by_hash.get(hash_secret(secret))
+        if record is None or (
+            name and not hmac.compare_digest(name.encode(), record.name.encode())
+        ):
+            return None
+        return Partner(record.name, record.can_write)

@@ -14,7 +14,7 @@ everything after it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -49,10 +49,14 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """What became of a batch of external signals."""
+    """What became of a batch of external signals.
+
+    ``rejected`` holds (index of the signal in the batch, why) for each signal that
+    was refused or, naming something the treaty protects, recorded as a dispute.
+    """
 
     accepted: int
-    rejected: tuple[str, ...] = ()
+    rejected: tuple[tuple[int, str], ...] = ()
 
 
 class DecisionSource(Protocol):
@@ -86,6 +90,10 @@ class DecisionSource(Protocol):
 
     def members(self) -> Sequence[Member]: ...
 
+    def watch(self, callback: Callable[[Sequence[Decision]], None]) -> None:
+        """Have ``callback`` called with the decisions of each later change, once made."""
+        ...
+
     def submit_external(self, partner: str, signals: Sequence[Signal], now: float) -> Submission:
         """Hand signals from external partner ``partner`` to the council.
 
@@ -107,6 +115,7 @@ class MemorySource:
         self._signals: list[Signal] = []
         self._members: dict[str, Member] = {m.name: m for m in members}
         self._seq = 0
+        self._watchers: list[Callable[[Sequence[Decision]], None]] = []
         self.submitted: list[tuple[str, tuple[Signal, ...]]] = []
 
     # -- writing (what the council would do) --------------------------------
@@ -117,7 +126,9 @@ class MemorySource:
             self._seq += 1
             self._decisions[decision.id] = decision
             self._decision_seq[decision.id] = self._seq
-            return decision
+        for callback in self._watchers:
+            callback([decision])
+        return decision
 
     def next_id(self) -> int:
         with self._lock:
@@ -191,6 +202,9 @@ class MemorySource:
     def members(self) -> list[Member]:
         with self._lock:
             return list(self._members.values())
+
+    def watch(self, callback: Callable[[Sequence[Decision]], None]) -> None:
+        self._watchers.append(callback)
 
     def submit_external(self, partner: str, signals: Sequence[Signal], now: float) -> Submission:
         with self._lock:

@@ -102,7 +102,8 @@ def indicator(d: Decision, revoked_at: float | None = None) -> StixObject:
         "spec_version": "2.1",
         "id": indicator_id(d.id),
         "created": ts(d.issued_at),
-        "modified": ts(d.issued_at if revoked_at is None else max(revoked_at, d.issued_at)),
+        # A revocation is a newer version, even one made within the same millisecond.
+        "modified": ts(d.issued_at if revoked_at is None else max(revoked_at, d.issued_at + 0.001)),
         "created_by_ref": HUB_IDENTITY,
         "name": f"{d.action} {d.target}",
         "description": f"{d.scenario}: decided under treaty clause {d.clause}",
@@ -237,58 +238,102 @@ def _check_confidence(obj: Mapping[str, Any]) -> None:
             raise ValueError(f"confidence {c!r} of {obj.get('id')} is not an integer 0-100")
 
 
-def signals_from(
-    objects: Sequence[Mapping[str, Any]], partner: str, now: float
-) -> tuple[list[Signal], dict[str, str], list[str]]:
+@dataclass(slots=True)
+class Received:
+    """What became of one object of a partner's envelope: fine unless ``problems``."""
+
+    id: str
+    version: str
+    problems: list[str] = field(default_factory=list)
+
+    def detail(self) -> dict[str, str]:
+        """A TAXII status-details entry."""
+        out = {"id": self.id, "version": self.version}
+        if self.problems:
+            out["message"] = "; ".join(self.problems)[:1000]
+        return out
+
+
+@dataclass(slots=True)
+class Intake:
+    """Signals from a partner's objects, each traced to the object it came from."""
+
+    objects: list[Received] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
+    origins: list[int] = field(default_factory=list)  # object index of each signal
+
+    def reject(self, signal: int, message: str) -> None:
+        """Signal number ``signal`` was refused: its object failed, for this reason."""
+        problems = self.objects[self.origins[signal]].problems
+        if message not in problems:
+            problems.append(message)
+
+
+_SCENARIO_BAD = re.compile(r"[^A-Za-z0-9._:/@+-]+")
+
+
+def _scenario(raw: Mapping[str, Any]) -> str:
+    kinds = raw.get("indicator_types") or ["indicator"]
+    return _SCENARIO_BAD.sub("-", f"stix-{kinds[0]}")[:64]
+
+
+def _identify(raw: object) -> Received:
+    if not isinstance(raw, Mapping):
+        return Received("?", "", ["object is not a JSON object"])
+    version = raw.get("modified", raw.get("created", ""))
+    return Received(str(raw.get("id", "?"))[:200], str(version)[:40])
+
+
+def signals_from(objects: Sequence[object], partner: str, now: float) -> Intake:
     """Signals from a partner's STIX objects.
 
-    Returns (signals, failures by object id, ids accepted). Indicators with address
-    patterns become signals; a sighting of one of them raises its event count;
-    revoked or expired indicators and other object types are accepted and ignored.
+    Indicators with address patterns become signals, one per address; a sighting of
+    one of them in the same envelope adds its ``count`` to their events. Revoked,
+    expired and ``benign`` indicators and other object types are accepted and
+    ignored. Each object that fails a check gets the reason in its ``problems``.
     """
     import stix2
 
-    failures: dict[str, str] = {}
-    accepted: list[str] = []
+    intake = Intake()
     by_indicator: dict[str, list[int]] = {}
-    signals: list[Signal] = []
     sightings: list[Mapping[str, Any]] = []
     for raw in objects:
-        oid = str(raw.get("id", "?"))[:200] if isinstance(raw, Mapping) else "?"
+        received = _identify(raw)
+        intake.objects.append(received)
+        if received.problems or not isinstance(raw, Mapping):
+            continue
         try:
-            if not isinstance(raw, Mapping):
-                raise ValueError("object is not a JSON object")
             _check_confidence(raw)
             parsed = stix2.parse(dict(raw), allow_custom=True, version="2.1")
             if raw.get("type") == "indicator":
+                scenario = _scenario(raw)
                 for target in _indicator_targets(parsed, raw, now):
-                    scenario = f"stix-{(raw.get('indicator_types') or ['indicator'])[0]}"
-                    by_indicator.setdefault(oid, []).append(len(signals))
-                    signals.append(Signal(partner, target, scenario[:64], now, 1))
+                    by_indicator.setdefault(received.id, []).append(len(intake.signals))
+                    intake.origins.append(len(intake.objects) - 1)
+                    intake.signals.append(Signal(partner, target, scenario, now, 1))
             elif raw.get("type") == "sighting":
                 sightings.append(raw)
-            accepted.append(oid)
         except Exception as exc:  # stix2 raises many types; each is the sender's error
-            failures[oid] = str(exc).splitlines()[0][:300]
+            received.problems.append(str(exc).splitlines()[0][:300] or type(exc).__name__)
+    signals = intake.signals
     for s in sightings:
-        idx = by_indicator.get(str(s.get("sighting_of_ref")), [])
         count = s.get("count", 1)
         if isinstance(count, int) and not isinstance(count, bool) and count > 0:
-            for i in idx:
+            for i in by_indicator.get(str(s.get("sighting_of_ref")), []):
                 sig = signals[i]
                 signals[i] = Signal(
-                    sig.member, sig.target, sig.scenario, sig.at, sig.events + count
+                    sig.member, sig.target, sig.scenario, sig.at, min(sig.events + count, 10**9)
                 )
-    return signals, failures, accepted
+    return intake
 
 
 def _indicator_targets(parsed: Any, raw: Mapping[str, Any], now: float) -> Iterable[str]:
     if raw.get("pattern_type") != "stix":
         raise ValueError(f"pattern_type {raw.get('pattern_type')!r} is not supported: use stix")
     targets = pattern_targets(str(raw.get("pattern")))
-    if raw.get("revoked") is True:
+    if parsed.get("revoked") is True or "benign" in (parsed.get("indicator_types") or ()):
         return []
-    until = raw.get("valid_until")
-    if until is not None and parse_ts(str(until)) <= now:
+    until = parsed.get("valid_until")
+    if until is not None and until.timestamp() <= now:
         return []
     return targets
