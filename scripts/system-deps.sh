@@ -2,10 +2,11 @@
 # Installs the system packages the full test suite and benchmarks use: firewall tools
 # for the enforcer tests in network namespaces, fail2ban (its filters and
 # fail2ban-regex for comparison), the CrowdSec firewall bouncer, nginx (to check
-# exported include files) and Chromium (to look at the exercise report).
+# exported include files), Chromium (to look at the exercise report) and nats-server
+# (the bus tests start a private one to stop and restart it).
 # Runs only as root on Debian/Ubuntu; elsewhere it says what it would need.
 set -euo pipefail
-pkgs=(nftables ipset iptables iproute2 fail2ban crowdsec-firewall-bouncer nginx-light chromium chromium-driver)
+pkgs=(nftables ipset iptables iproute2 fail2ban crowdsec-firewall-bouncer nginx-light chromium chromium-driver nats-server)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -30,14 +30,15 @@ def start_hub(
     *,
     extra: Sequence[str] = (),
     wait: bool = True,
+    action: str = "serve",
 ) -> subprocess.Popen[bytes]:
-    """Start ``shieldwall hub serve`` (``extra`` flags appended); by default wait until
-    it answers /healthz over plain HTTP."""
+    """Start ``shieldwall hub serve`` (or ``hub replica``: ``action``), ``extra`` flags
+    appended; by default wait until it answers /healthz over plain HTTP."""
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             shieldwall_command(
                 "hub",
-                "serve",
+                action,
                 "--data",
                 str(data),
                 "--listen",

@@ -42,13 +42,15 @@ class HubProcess:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = field(default=0)
+    extra: tuple[str, ...] = ()
+    action: str = "serve"  # or "replica"
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.proc = start_hub(self.data, self.port, self.log)
+        self.proc = start_hub(self.data, self.port, self.log, extra=self.extra, action=self.action)
 
     def kill9(self) -> None:
         assert self.proc is not None

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from shieldwall.core.model import Signal
 from shieldwall.core.treaty import template_text
-from shieldwall.hub.secretariat import Secretariat, token_digest
+from shieldwall.hub.bookkeeping import token_digest
+from shieldwall.hub.secretariat import Secretariat
 from shieldwall.signing import SigningKey
 from tests.hub.conftest import Clock
 

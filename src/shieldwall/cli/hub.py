@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
+from shieldwall.bus.base import DEFAULT_STREAM, check_stream
 from shieldwall.cli.common import CLIError, add_subparsers, console, listen_address, print_json
+from shieldwall.store.urls import redact
 
 
 def register(sub: Any) -> None:
@@ -34,10 +37,56 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--listen", default=("127.0.0.1", 8470), type=listen_address, help="HOST:PORT"
     )
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    serve.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
-    serve.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
+    _serving_args(serve)
+    serve.add_argument(
+        "--bus",
+        metavar="URL",
+        help="publish the hub's inputs to NATS JetStream at URL (nats://HOST:4222) for "
+        "replicas (default: $SHIELDWALL_BUS, else the setting 'bus'; none)",
+    )
+    serve.add_argument("--bus-stream", metavar="NAME", help="JetStream stream (default shieldwall)")
     serve.set_defaults(func=cmd_serve)
+
+    replica = actions.add_parser(
+        "replica", help="serve a read replica of a primary hub, kept current over the bus"
+    )
+    replica.add_argument(
+        "--data", required=True, type=Path, help="the replica's own data directory (made if new)"
+    )
+    replica.add_argument(
+        "--listen", default=("127.0.0.1", 8471), type=listen_address, help="HOST:PORT"
+    )
+    _serving_args(replica)
+    replica.add_argument(
+        "--bus",
+        metavar="URL",
+        default=os.environ.get("SHIELDWALL_BUS", ""),
+        help="the primary's NATS JetStream, nats://HOST:4222 (or SHIELDWALL_BUS)",
+    )
+    replica.add_argument(
+        "--bus-stream",
+        metavar="NAME",
+        default=DEFAULT_STREAM,
+        help="JetStream stream (default shieldwall)",
+    )
+    replica.add_argument(
+        "--primary",
+        required=True,
+        metavar="URL",
+        help="the primary hub's URL; changes sent to the replica are forwarded there",
+    )
+    replica.add_argument(
+        "--ca", type=Path, help="CA certificate (PEM) to trust for an https primary"
+    )
+    replica.set_defaults(func=cmd_replica)
+
+
+def _serving_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -81,26 +130,112 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-    from rich.markup import escape
-
     from shieldwall.hub.app import create_app, open_secretariat
+    from shieldwall.hub.roles import bus_url, nats_connect, primary_pump
     from shieldwall.interop.mount import interop_routes
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    _logging(args.log_level)
     tls = _tls_files(args.tls_cert, args.tls_key)
     try:
         sec = open_secretariat(args.data)
+        url = bus_url(args.bus, sec.settings)
+        stream = check_stream(args.bus_stream, "--bus-stream") if args.bus_stream else None
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    app = create_app(sec, extra_routes=interop_routes(sec, args.data))
+    tasks = []
+    if url:
+        pump = primary_pump(sec, nats_connect(url, stream or sec.settings.bus_stream))
+        tasks.append(pump.run)
+    app = create_app(sec, extra_routes=interop_routes(sec, args.data), tasks=tasks)
+    role = f", publishing to bus {redact(url)}" if url else ""
+    _run(app, args, tls, f"hub serving treaty [bold]{sec.treaty.name}[/]", sec, role)
+    return 0
+
+
+def cmd_replica(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import httpx
+    from starlette.middleware import Middleware
+
+    from shieldwall.bus.base import BusError, check_bus_url
+    from shieldwall.hub.app import create_app, open_secretariat
+    from shieldwall.hub.forward import ForwardWrites
+    from shieldwall.hub.roles import fetch_charter, nats_connect, prepare_replica, replica_follower
+    from shieldwall.interop.mount import interop_routes
+
+    _logging(args.log_level)
+    tls = _tls_files(args.tls_cert, args.tls_key)
+    if not args.bus:
+        raise CLIError(
+            "a replica needs the primary's bus: pass --bus nats://HOST:4222 or set SHIELDWALL_BUS"
+        )
+    primary = str(args.primary).rstrip("/")
+    if not primary.startswith(("http://", "https://")):
+        raise CLIError(
+            f"--primary {primary!r} is not a hub URL: give http://HOST:PORT or https://…"
+        )
+    if args.ca is not None and not args.ca.is_file():
+        raise CLIError(
+            f"--ca {str(args.ca)!r} does not exist: give the primary's CA certificate (PEM)"
+        )
+    try:
+        url = check_bus_url(args.bus, "--bus")
+        stream = check_stream(args.bus_stream, "--bus-stream")
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    connect = nats_connect(url, stream, primary=False)
+    try:
+        charter = asyncio.run(fetch_charter(connect))
+    except BusError as exc:
+        if not (args.data / "hub.sqlite3").exists():
+            raise CLIError(f"{exc}; a new replica copies the alliance from the bus") from None
+        charter = None  # serve the copy we have; the follower keeps trying
+        console(stderr=True).print(f"[yellow]warning:[/] {exc}; serving the last copy")
+    try:
+        prepare_replica(args.data, charter, stream)
+        sec = open_secretariat(args.data)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    follower = replica_follower(sec, connect)
+    client = httpx.AsyncClient(verify=str(args.ca) if args.ca else True, timeout=30.0)
+    forward = Middleware(
+        ForwardWrites, primary=primary, client=client, max_body=sec.settings.max_body_bytes
+    )
+    app = create_app(
+        sec,
+        extra_routes=interop_routes(sec, args.data),
+        ticker=False,
+        tasks=[follower.run],
+        middleware=[forward],
+    )
+    what = f"replica of [bold]{sec.treaty.name}[/] (bus {redact(url)} stream {stream})"
+    _run(app, args, tls, what, sec, f", changes forwarded to {primary}")
+    return 0
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+
+
+def _run(
+    app: Any,
+    args: argparse.Namespace,
+    tls: tuple[Path, Path] | None,
+    what: str,
+    sec: Any,
+    tail: str,
+) -> None:
+    import uvicorn
+    from rich.markup import escape
+
     host, port = args.listen
     scheme = "https" if tls else "http"
     console(stderr=True).print(
-        f"shieldwall hub serving treaty [bold]{sec.treaty.name}[/] on {scheme}://{host}:{port}"
-        f" (records in {escape(str(sec.store.path))})"
+        f"shieldwall {what} on {scheme}://{host}:{port}"
+        f" (records in {escape(str(sec.store.path))}{escape(tail)})"
     )
     config = uvicorn.Config(
         app,
@@ -118,7 +253,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CLIError(
             f"cannot listen on {host}:{port} ({exc.strerror}): choose another --listen"
         ) from None
-    return 0
 
 
 def _tls_files(cert: Path | None, key: Path | None) -> tuple[Path, Path] | None:

@@ -6,24 +6,28 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from shieldwall.hub import dashboard, decisions, members, openapi, signals, views
+from shieldwall.hub.bookkeeping import ReadOnly, StoreFailure
 from shieldwall.hub.errors import (
     ApiError,
     api_error_handler,
     http_error_handler,
+    read_only_handler,
     store_failure_handler,
     unexpected_error_handler,
 )
-from shieldwall.hub.secretariat import Secretariat, StoreFailure
+from shieldwall.hub.secretariat import Secretariat
 from shieldwall.hub.settings import HubSettings, load_settings
 from shieldwall.hub.storage import DB_NAME, SETTINGS_FILE, open_store, store_spec
 
@@ -64,16 +68,24 @@ def open_secretariat(
 
 
 def create_app(
-    sec: Secretariat, extra_routes: Sequence[BaseRoute] = (), ticker: bool = True
+    sec: Secretariat,
+    extra_routes: Sequence[BaseRoute] = (),
+    ticker: bool = True,
+    tasks: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+    middleware: Sequence[Middleware] = (),
 ) -> Starlette:
+    """The hub's app; ``tasks`` run for its lifetime (the bus pump or follower)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(_ticker(sec)) if ticker else None
+        running = [asyncio.create_task(_ticker(sec))] if ticker else []
+        running += [asyncio.create_task(task()) for task in tasks]
         try:
             yield
         finally:
-            if task is not None:
+            for task in running:
                 task.cancel()
+            for task in running:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             sec.flush_received()
@@ -92,10 +104,12 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=list(middleware),
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_error_handler,
             StoreFailure: store_failure_handler,
+            ReadOnly: read_only_handler,
             Exception: unexpected_error_handler,
         },
     )

@@ -11,8 +11,9 @@ from typing import Any
 
 from starlette.requests import Request
 
+from shieldwall.hub.bookkeeping import Identity
 from shieldwall.hub.errors import ApiError
-from shieldwall.hub.secretariat import Identity, Secretariat
+from shieldwall.hub.secretariat import Secretariat
 from shieldwall.signing import (
     MEMBER_HEADER,
     SIGNATURE_HEADER,

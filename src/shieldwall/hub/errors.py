@@ -54,3 +54,7 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> Response
 
 async def store_failure_handler(request: Request, exc: Exception) -> Response:
     return error_response(503, "store_unavailable", str(exc))
+
+
+async def read_only_handler(request: Request, exc: Exception) -> Response:
+    return error_response(503, "read_only", str(exc))

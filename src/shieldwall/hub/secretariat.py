@@ -10,20 +10,31 @@ council is deterministic, so the rebuilt state is the one that was lost.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from shieldwall import wire
+from shieldwall.bus.records import Charter, InputRecord, Receipt
 from shieldwall.core.council import Council
 from shieldwall.core.model import Decision, Outcome, Signal
 from shieldwall.core.treaty import Treaty, load_treaty
+from shieldwall.hub.bookkeeping import (
+    RECEIPTS_POSITION,
+    REPLICA_INPUT,
+    REPLICA_OF,
+    REPLICA_POSITION,
+    Identity,
+    ReadOnly,
+    ReplicationError,
+    Stats,
+    StoreFailure,
+    SubmitResult,
+    token_digest,
+)
+from shieldwall.hub.inputs import apply_input, check_input
 from shieldwall.hub.settings import HubSettings
 from shieldwall.hub.stream import Broadcaster, Event
 from shieldwall.signing import parse_public
@@ -32,45 +43,7 @@ from shieldwall.store.base import Store
 log = logging.getLogger("shieldwall.hub")
 
 
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-@dataclass
-class Identity:
-    name: str
-    public_key: Ed25519PublicKey
-    public_text: str
-    addresses: list[str]
-    last_seq: int = 0
-    policy: dict[str, Any] | None = None
-
-
-@dataclass
-class Stats:
-    signals_accepted: int = 0
-    batches_accepted: int = 0
-    batches_refused: dict[str, int] = field(default_factory=dict)
-    decisions_issued: int = 0
-    revocations: int = 0
-    disputes: int = 0
-    consultations_opened: int = 0
-
-
 Listener = Callable[[list[Event]], None]
-
-
-@dataclass(frozen=True)
-class SubmitResult:
-    accepted: int
-    decisions: list[int]
-    consultations: list[int]
-    disputes: list[dict[str, Any]]
-    no_action: list[dict[str, Any]]
-
-
-class StoreFailure(RuntimeError):
-    """The store refused a commit; the request was undone and may be resent."""
 
 
 class Secretariat:
@@ -100,7 +73,16 @@ class Secretariat:
         self.externals: set[str] = set(store.external_members())
         # Called with each batch of events after it is committed and streamed.
         self.listeners: list[Listener] = []
+        # Called after every commit (the bus pump waits on it).
+        self.commit_hooks: list[Callable[[], None]] = []
         self._admin_digest = store.get_meta("admin_token_sha256") or ""
+        # A replica applies the primary's inputs from the bus and records none itself.
+        self.replica_of = store.get_meta(REPLICA_OF)
+        self.replica_seq = int(store.get_meta(REPLICA_INPUT) or 0)
+        self.replica_position = int(store.get_meta(REPLICA_POSITION) or 0)
+        self._replicating = False
+        # The bus pump (primary) or follower (replica), for health and metrics.
+        self.replication: Any = None
         self._replay()
         self.stream = Broadcaster(
             self._backfill, store.last_event_id(), window=self.settings.stream_window
@@ -134,29 +116,7 @@ class Secretariat:
     def _apply(
         self, kind: str, p: dict[str, Any], now: float, signals: Sequence[Signal]
     ) -> Outcome:
-        c = self.council
-        if kind == "signals":
-            return c.step(signals, now)
-        if kind == "apply":
-            return c.apply(p["name"], p["addresses"], now, permanent=p.get("permanent", False))
-        if kind == "approve":
-            return c.approve(p["name"], now, by=p["by"])
-        if kind == "vote":
-            return c.vote(p["applicant"], p["voter"], p["approve"], now)
-        if kind == "revoke":
-            return c.revoke(p["id"], now, p["by"], p["reason"], appeal=p["appeal"])
-        if kind == "veto":
-            return c.veto(p["member"], p["id"], now)
-        if kind == "invoke":
-            return c.invoke(p["member"], now)
-        if kind == "suspend":
-            return c.suspend(p["name"], now, p["reason"])
-        if kind == "tick":
-            return c.tick(now)
-        if kind == "received":
-            c.received(p["member"], p["count"])
-            return Outcome()
-        raise ValueError(f"unknown input kind {kind!r} in the store: upgrade shieldwall")
+        return apply_input(self.council, kind, p, now, signals)
 
     def _record(
         self,
@@ -167,6 +127,10 @@ class Secretariat:
         before: Callable[[], None] | None = None,
         member_seq: tuple[str, int] | None = None,
     ) -> tuple[Outcome, list[int]]:
+        if self.replica_of is not None and not self._replicating:
+            raise ReadOnly(
+                f"this hub is a replica of {self.replica_of!r}: send changes to the primary"
+            )
         outcome = self._apply(kind, payload, now, signals)
         events = self._events(outcome)
         with self._committing():
@@ -241,6 +205,8 @@ class Secretariat:
     def _announce(self, events: list[Event]) -> None:
         """Stream the committed events, then tell the listeners (interop indexes)."""
         self.stream.publish(events)
+        for hook in self.commit_hooks:
+            hook()
         if not events:
             return
         for listener in self.listeners:
@@ -371,6 +337,8 @@ class Secretariat:
 
     def tick(self) -> Outcome:
         """Advance the council's clock; recorded only when it changed something."""
+        if self.replica_of is not None:
+            return Outcome()  # the primary's ticks arrive as recorded inputs
         now = self.clock()
         probe = self.council.tick(now)
         if not probe:
@@ -389,6 +357,8 @@ class Secretariat:
 
     def flush_received(self) -> None:
         """Record in the ledger the decisions streamed to each member since last time."""
+        if self.replica_of is not None:
+            return  # a replica sends its counts to the primary as receipts (take_received)
         pending, self._received = self._received, {}
         for member, count in sorted(pending.items()):
             self._record("received", {"member": member, "count": count}, self.clock())
@@ -400,11 +370,95 @@ class Secretariat:
         return event_at + self.treaty.burden.delay - self.clock()
 
     def set_policy(self, member: str, policy: dict[str, Any], seq: int) -> None:
-        with self.store.transaction():
+        def store_policy() -> None:
             self.store.set_policy(member, policy)
-            self.store.set_last_seq(member, seq)
+
+        payload = {"member": member, "policy": policy}
+        self._record("policy", payload, self.clock(), before=store_policy, member_seq=(member, seq))
         self.identities[member].policy = policy
-        self.identities[member].last_seq = seq
+
+    # -- replication ----------------------------------------------------------------
+
+    def charter(self) -> Charter:
+        return Charter(self.treaty.text, self._admin_digest, self.treaty.digest)
+
+    def replicate(self, record: InputRecord, position: int) -> bool:
+        """A replica applies one of the primary's inputs; False if it had it already.
+
+        The same council path at the primary's recorded time gives the same outcome
+        and the same stream ids. The primary's input number and the bus position are
+        stored in the same transaction, so a restart resumes exactly after it.
+        """
+        if self.replica_of is None:
+            raise ReplicationError("this hub is a primary: only a replica applies bus inputs")
+        if record.seq <= self.replica_seq:
+            return False
+        if record.prev != self.replica_seq:
+            raise ReplicationError(
+                f"the bus skips from input {self.replica_seq} to {record.seq} (it expected "
+                f"{record.prev} first): the stream was purged or belongs to another hub; "
+                "rebuild this replica from an empty --data directory"
+            )
+        p, at, kind = record.payload, record.at, record.kind
+        try:
+            check_input(kind, p)
+        except ValueError as exc:
+            raise ReplicationError(f"input {record.seq}: {exc}") from None
+
+        def marks() -> None:
+            s = self.store
+            if kind == "apply":
+                key, external = record.member or ("", False)
+                s.add_member(p["name"], key, p["addresses"], at, external=external)
+            elif kind == "policy":
+                s.set_policy(p["member"], p["policy"])
+            s.set_meta(REPLICA_INPUT, str(record.seq))
+            s.set_meta(REPLICA_POSITION, str(position))
+
+        seq = p.get("seq")
+        member_seq = (p["member"], seq) if kind == "signals" and isinstance(seq, int) else None
+        self._replicating = True
+        try:
+            self._record(kind, p, at, record.signals, before=marks, member_seq=member_seq)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ReplicationError(
+                f"input {record.seq} ({kind}) is malformed ({type(exc).__name__}: {exc}): "
+                "the primary and this replica must run the same shieldwall version"
+            ) from None
+        finally:
+            self._replicating = False
+        self.replica_seq, self.replica_position = record.seq, position
+        if kind == "apply" and record.member is not None:
+            key, external = record.member
+            if external:
+                self.externals.add(p["name"])
+            else:
+                self.identities[p["name"]] = Identity(
+                    p["name"], parse_public(key), key, list(p["addresses"])
+                )
+        elif kind == "policy" and p["member"] in self.identities:
+            self.identities[p["member"]].policy = p["policy"]
+        return True
+
+    def apply_receipt(self, receipt: Receipt, position: int) -> bool:
+        """The primary records a replica's receipt once; False for one it already has."""
+        key = f"receipt:{receipt.replica}"
+        if receipt.n <= int(self.store.get_meta(key) or 0):
+            self.store.set_meta(RECEIPTS_POSITION, str(position))
+            return False
+
+        def marks() -> None:
+            self.store.set_meta(key, str(receipt.n))
+            self.store.set_meta(RECEIPTS_POSITION, str(position))
+
+        payload = {"replica": receipt.replica, "n": receipt.n, "counts": receipt.counts}
+        self._record("receipts", payload, self.clock(), before=marks)
+        return True
+
+    def take_received(self) -> dict[str, int]:
+        """A replica's counts of decisions streamed to each member since last asked."""
+        taken, self._received = self._received, {}
+        return taken
 
     # -- views ----------------------------------------------------------------------
 

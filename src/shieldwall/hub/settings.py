@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from shieldwall.bus.base import DEFAULT_STREAM, check_bus_url, check_stream
 from shieldwall.store.urls import check_store
 
 
@@ -29,6 +30,9 @@ class HubSettings:
     max_pending_applicants: int = 100
     # A PostgreSQL URL may carry a password: never in repr.
     store: str = field(default="sqlite", repr=False)
+    # So may a NATS URL. Empty: no bus (no replicas).
+    bus: str = field(default="", repr=False)
+    bus_stream: str = DEFAULT_STREAM
 
 
 HELP = {
@@ -42,6 +46,11 @@ HELP = {
     "synchronous": "SQLite synchronous mode: NORMAL survives a killed process, FULL power loss",
     "received_flush": "seconds between ledger updates of decisions streamed to members",
     "max_pending_applicants": "join requests awaiting approval at once; more are refused",
+    "bus": (
+        "NATS JetStream URL nats://HOST:4222 the hub publishes its inputs to, for replicas "
+        "('hub replica'); SHIELDWALL_BUS overrides it; empty: no bus"
+    ),
+    "bus_stream": "JetStream stream (and subject prefix) of this alliance on the bus",
     "store": (
         'where the records live: "sqlite" (DIR/hub.sqlite3) or a PostgreSQL URL '
         "postgresql://USER@HOST[:PORT]/DATABASE (set by 'hub init --store'; "
@@ -77,6 +86,12 @@ def settings_from(data: dict[str, Any], source: str) -> HubSettings:
         if key == "store" and isinstance(value, str):
             values[key] = check_store(value, f"{source}: setting 'store'")
             continue
+        if key == "bus" and isinstance(value, str):
+            values[key] = check_bus_url(value, f"{source}: setting 'bus'") if value else ""
+            continue
+        if key == "bus_stream" and isinstance(value, str):
+            values[key] = check_stream(value, f"{source}: setting 'bus_stream'")
+            continue
         if not isinstance(value, kind) or isinstance(value, bool):
             raise ValueError(
                 f"{source}: setting {key!r} = {_shown(key, value)!r} must be a {kind.__name__} "
@@ -91,4 +106,4 @@ def settings_from(data: dict[str, Any], source: str) -> HubSettings:
 
 
 def _shown(key: str, value: Any) -> Any:
-    return "(hidden)" if key == "store" else value
+    return "(hidden)" if key in ("store", "bus") else value

@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 from shieldwall.core.treaty import load_treaty
-from shieldwall.hub.secretariat import token_digest
+from shieldwall.hub.bookkeeping import token_digest
 from shieldwall.hub.storage import DB_NAME, SETTINGS_FILE, open_postgres, store_spec
 from shieldwall.store.base import Store
 from shieldwall.store.sqlite import SQLiteStore

@@ -46,16 +46,22 @@ async def disputes(request: Request) -> JSONResponse:
 
 async def healthz(request: Request) -> JSONResponse:
     sec = sec_of(request)
-    return JSONResponse(
-        {
-            "status": "ok",
-            "treaty": sec.treaty.name,
-            "treaty_digest": sec.treaty.digest,
-            "members": len(sec.identities),
-            "last_event_id": sec.stream.last_id,
-            "schema_version": sec.store.schema_version,
-        }
-    )
+    body: dict[str, object] = {
+        "status": "ok",
+        "treaty": sec.treaty.name,
+        "treaty_digest": sec.treaty.digest,
+        "members": len(sec.identities),
+        "last_event_id": sec.stream.last_id,
+        "schema_version": sec.store.schema_version,
+    }
+    status = 200
+    if sec.replication is not None:
+        bus = sec.replication.status()
+        body["bus"] = bus
+        if bus["state"] in ("halted", "stopped"):
+            # A replica that stopped applying serves stale state: take it out of rotation.
+            body["status"], status = bus["state"], 503
+    return JSONResponse(body, status_code=status)
 
 
 async def metrics(request: Request) -> PlainTextResponse:
@@ -99,6 +105,14 @@ async def metrics(request: Request) -> PlainTextResponse:
         "# TYPE shieldwall_members gauge",
         f"shieldwall_members {len(sec.identities)}",
     ]
+    if sec.replication is not None:
+        bus = sec.replication.status()
+        seq = bus.get("published_input", bus.get("applied_input", 0))
+        lines += [
+            "# HELP shieldwall_bus_input The last input published (primary) or applied (replica).",
+            "# TYPE shieldwall_bus_input gauge",
+            f'shieldwall_bus_input{{role="{bus["role"]}"}} {seq}',
+        ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 

@@ -149,6 +149,24 @@ class Queries(ABC):
             INSERT_SIGNALS, [rows.signal_params(input_seq, s, received_at) for s in signals]
         )
 
+    def inputs_after(self, after: int, limit: int = 500) -> list[tuple[int, float, str, str]]:
+        """Recorded inputs with ``seq > after``, oldest first, payloads as stored (JSON)."""
+        cur = self._run(
+            "SELECT seq, at, kind, payload FROM inputs WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit),
+        )
+        return [(int(r[0]), float(r[1]), str(r[2]), str(r[3])) for r in cur.fetchall()]
+
+    def last_input_seq(self) -> int:
+        return int(self._scalar("SELECT coalesce(max(seq), 0) FROM inputs"))
+
+    def member_entry(self, name: str) -> tuple[str, bool] | None:
+        """(public key, external) of a member or partner, None if unknown."""
+        row = self._run(
+            "SELECT public_key, external FROM members WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else (str(row[0]), bool(row[1]))
+
     def signals_of_input(self, input_seq: int) -> list[Signal]:
         cur = self._run(
             f"SELECT {SIGNAL_COLS} FROM signals WHERE input_seq = ? ORDER BY id", (input_seq,)

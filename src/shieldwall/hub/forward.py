@@ -1,0 +1,91 @@
+"""A replica forwards every change to its primary, unchanged.
+
+Members may point at a replica for everything: reads (the stream, decisions, views,
+the bouncer API) are answered from the replica's own copy, and any other method goes
+to the primary byte for byte, signature headers included, so the primary verifies
+and records it as if the member had sent it there. The primary's answer comes back
+as it was; the change reaches the replica over the bus moments later.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shieldwall.hub.errors import error_response
+
+log = logging.getLogger("shieldwall.hub")
+
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Hop-by-hop headers (RFC 9110 §7.6.1) and those the forwarder sets itself.
+_DROP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "content-encoding",
+    }
+)
+
+
+class ForwardWrites:
+    def __init__(
+        self, app: ASGIApp, primary: str, client: httpx.AsyncClient, max_body: int
+    ) -> None:
+        self.app = app
+        self.primary = primary.rstrip("/")
+        self.client = client
+        self.max_body = max_body
+        self.forwarded = 0
+        self.failed = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in READS:
+            await self.app(scope, receive, send)
+            return
+        response = await self._forward(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def _forward(self, request: Request) -> Response:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body:
+                return error_response(
+                    413, "too_large", f"body exceeds the limit of {self.max_body} bytes"
+                )
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        url = self.primary + request.url.path
+        if request.url.query:
+            url += "?" + request.url.query
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _DROP]
+        if request.client is not None:
+            headers.append(("x-forwarded-for", request.client.host))
+        try:
+            answer = await self.client.request(request.method, url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            self.failed += 1
+            log.warning("forwarding %s %s to %s failed: %s", request.method, request.url.path,
+                        self.primary, type(exc).__name__)  # fmt: skip
+            return error_response(
+                503,
+                "primary_unreachable",
+                f"this replica could not reach the primary hub at {self.primary} "
+                f"({type(exc).__name__}): resend later, or send to the primary directly",
+            )
+        self.forwarded += 1
+        kept = {k: v for k, v in answer.headers.items() if k.lower() not in _DROP}
+        return Response(answer.content, status_code=answer.status_code, headers=kept)

@@ -1,0 +1,230 @@
+"""A primary hub and a read replica as real processes, over a real NATS JetStream.
+
+Members join, are approved and report through the replica (forwarded to the primary),
+and stream from it; the replica's stream carries the primary's events with the same
+ids. ``kill -9`` of the primary during a burst and of the replica lose nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from nats.js.errors import NotFoundError
+
+from shieldwall.client import HubClient, HubError
+from shieldwall.procs import free_port
+from shieldwall.signing import SigningKey
+from tests.conftest import require_env
+
+from .conftest import HubProcess, cli
+from .test_hub_e2e import Watcher, _members, report
+
+pytestmark = [pytest.mark.e2e, pytest.mark.nats]
+ATTACKER = "203.0.113.9"
+
+
+@pytest.fixture
+def bus() -> Iterator[tuple[str, str]]:
+    url = require_env("SHIELDWALL_TEST_NATS")
+    stream = f"swe2e-{uuid.uuid4().hex[:10]}"
+    yield url, stream
+
+    async def drop() -> None:
+        nc = await nats.connect(url)
+        with contextlib.suppress(NotFoundError):
+            await nc.jetstream().delete_stream(stream)
+        await nc.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture
+def primary(hub_process: HubProcess, bus: tuple[str, str]) -> HubProcess:
+    hub_process.stop()
+    hub_process.extra = ("--bus", bus[0], "--bus-stream", bus[1])
+    hub_process.start()
+    return hub_process
+
+
+@pytest.fixture
+def replica(primary: HubProcess, bus: tuple[str, str], tmp_path: Path) -> Iterator[HubProcess]:
+    extra = ("--bus", bus[0], "--bus-stream", bus[1], "--primary", primary.url)
+    (tmp_path / "replica").mkdir()
+    (tmp_path / "replica" / "hub.toml").write_text("received_flush = 1.0\n")  # quick receipts
+    rep = HubProcess(tmp_path / "replica", free_port(), primary.token, tmp_path / "replica.log",
+                     extra=extra, action="replica")  # fmt: skip
+    rep.start()
+    yield rep
+    rep.stop()
+
+
+def health(url: str) -> dict[str, Any]:
+    answer: dict[str, Any] = httpx.get(url + "/healthz", timeout=5).json()
+    return answer
+
+
+def wait(check: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what or check}")
+
+
+def caught_up(primary: HubProcess, replica: HubProcess) -> bool:
+    try:
+        recorded = health(primary.url)["bus"]["recorded_input"]
+        return bool(health(replica.url)["bus"]["applied_input"] == recorded)
+    except (httpx.HTTPError, KeyError):
+        return False
+
+
+def consumed(url: str, member: str) -> int:
+    with HubClient(url) as client:
+        entries = client.get("/v1/ledger")["ledger"]
+    return int(next(e["consumption"] for e in entries if e["member"] == member))
+
+
+def decisions(url: str) -> list[tuple[int, str]]:
+    with HubClient(url) as client:
+        return [(d["id"], d["target"]) for d in client.decisions()["decisions"]]
+
+
+def test_members_work_through_a_replica(
+    primary: HubProcess, replica: HubProcess, tmp_path: Path
+) -> None:
+    keys = _members(replica, tmp_path)  # join and approval forwarded to the primary
+    with HubClient(primary.url) as viewer:
+        names = [m["name"] for m in viewer.members()["members"]]
+    assert names == ["alpha", "bravo", "charlie"], "recorded by the primary"
+
+    on_replica = Watcher(replica, "charlie", keys["charlie"], after=0)
+    on_primary = Watcher(primary, "charlie", keys["charlie"], after=0)
+    try:
+        report(replica, keys, "alpha", ATTACKER, "ssh-bruteforce")
+        report(replica, keys, "bravo", ATTACKER, "ssh-bruteforce")
+        got = on_replica.wait_for(lambda e: e["event"] == "decision")
+        assert got["data"]["target"] == ATTACKER and got["data"]["members"] == ["alpha", "bravo"]
+        on_primary.wait_for(lambda e: e["event"] == "decision")
+        refused = report(replica, keys, "alpha", "192.0.2.12", "ssh-bruteforce", check=False)
+        assert refused.returncode != 0 and "recorded as dispute" in refused.stdout
+        cli("decisions", "revoke", str(got["data"]["id"]), "--hub", replica.url,
+            "--admin-token", primary.token)  # fmt: skip
+        on_replica.wait_for(lambda e: e["event"] == "revocation")
+        on_primary.wait_for(lambda e: e["event"] == "revocation")
+    finally:
+        on_replica.stop()
+        on_primary.stop()
+    assert [(e["id"], e["event"], e["data"]) for e in on_replica.events] == [
+        (e["id"], e["event"], e["data"]) for e in on_primary.events
+    ], "the replica streams the primary's events, with the same ids"
+    # charlie received the decision twice, once from each hub: the replica's receipt
+    # reaches the primary's ledger (burden sharing counts what replicas stream).
+    wait(lambda: consumed(primary.url, "charlie") == 2, what="charlie's receipts")
+    wait(lambda: caught_up(primary, replica), what="replica caught up")
+    assert consumed(replica.url, "charlie") == 2
+    with HubClient(replica.url) as r, HubClient(primary.url) as p:
+        assert r.get("/v1/disputes") == p.get("/v1/disputes")
+        assert r.consultations(all_=True) == p.consultations(all_=True)
+        assert r.get("/v1/ledger") == p.get("/v1/ledger")
+
+
+def test_kill9_of_primary_and_replica_loses_nothing(
+    primary: HubProcess, replica: HubProcess
+) -> None:
+    names = ["m1", "m2", "m3"]
+    clients: dict[str, HubClient] = {}
+    with HubClient(primary.url, admin_token=primary.token) as admin:
+        for i, name in enumerate(names):
+            client = HubClient(primary.url, name=name, key=SigningKey.generate(), timeout=5)
+            client.join([f"192.0.2.{50 + i}"])
+            admin.approve(name)
+            clients[name] = client
+    done = threading.Event()
+    decided: set[int] = set()
+
+    def burst(name: str) -> None:
+        i = 0
+        while not done.is_set():
+            at = time.time()
+            targets = [f"203.0.{(i // 200) % 250}.{(i + j) % 250 + 1}" for j in range(50)]
+            signals = [{"target": t, "scenario": "ssh", "at": at} for t in targets]
+            try:
+                decided.update(clients[name].submit(signals)["decisions"])
+            except HubError:
+                time.sleep(0.05)
+                continue
+            i += 50
+
+    threads = [threading.Thread(target=burst, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    primary.kill9()
+    time.sleep(0.5)
+    replica.kill9()
+    done.set()
+    for t in threads:
+        t.join(20)
+    assert decided, "the burst reached the primary before the kill"
+    primary.start()
+    replica.start()
+    wait(lambda: caught_up(primary, replica), 60, "replica caught up after both restarts")
+    assert decisions(replica.url) == decisions(primary.url)
+    assert decided <= {i for i, _ in decisions(replica.url)}
+    assert health(replica.url)["last_event_id"] == health(primary.url)["last_event_id"]
+    for client in clients.values():
+        client.close()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return cli(*args, check=False, timeout=60)
+
+
+def test_replica_cli_refusals(primary: HubProcess, bus: tuple[str, str], tmp_path: Path) -> None:
+    url, stream = bus
+    cases = [
+        (["--primary", primary.url], "a replica needs the primary's bus: pass --bus"),
+        (["--bus", url, "--primary", "ftp://x"], "--primary 'ftp://x' is not a hub URL"),
+        (["--bus", "http://x:4222", "--primary", primary.url], "is not a NATS URL"),
+        (
+            ["--bus", url, "--bus-stream", "a.b", "--primary", primary.url],
+            "bus stream 'a.b' is invalid",
+        ),
+        (["--bus", "nats://127.0.0.1:1", "--primary", primary.url], "cannot reach the NATS server"),
+        (
+            [
+                "--bus",
+                url,
+                "--bus-stream",
+                f"nobody-{uuid.uuid4().hex[:8]}",
+                "--primary",
+                primary.url,
+            ],
+            "has no charter yet",
+        ),
+    ]
+    for extra, words in cases:
+        result = run_cli("hub", "replica", "--data", str(tmp_path / "r"), *extra)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 2 and len(lines) == 1 and words in lines[0], (
+            extra,
+            result.stderr,
+        )
+    primary_dir = run_cli("hub", "replica", "--data", str(primary.data), "--bus", url,
+                          "--bus-stream", stream, "--primary", primary.url)  # fmt: skip
+    assert "holds a primary hub: give the replica its own --data" in primary_dir.stderr
+    serve = run_cli("hub", "serve", "--data", str(primary.data), "--bus", "redis://x")
+    assert serve.returncode == 2 and "is not a NATS URL" in serve.stderr
