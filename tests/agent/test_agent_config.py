@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shieldwall.agent.config import load_agent_config, parse_config
+from shieldwall.agent.config import hub_addresses, load_agent_config, parse_config
 
 BASE = {
     "agent": {
@@ -53,6 +53,12 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
         pytest.param(with_("agent", nmae="x"), "did you mean 'name'?", id="typo-key"),
         pytest.param(with_("agent", name=""), "[agent].name = ''", id="empty-name"),
         pytest.param(with_("agent", hub="127.0.0.1:8470"), "http:// or https://", id="hub-not-url"),
+        pytest.param(with_("agent", hub="http://[::1"), "'http://[::1' must be an", id="hub-v6"),
+        pytest.param(with_("agent", hub="http://:8470"), "with a host", id="hub-no-host"),
+        pytest.param(
+            with_("agent", hub="http://" + "a" * 70 + ".org"), "with a host", id="hub-bad-name"
+        ),
+        pytest.param(with_("agent", hub="http://h:99999"), "'http://h:99999'", id="hub-port"),
         pytest.param(with_("agent", addresses=["999.1.1.1"]), "'999.1.1.1'", id="bad-address"),
         pytest.param(
             with_("agent", addresses="192.0.2.1"), "must be a list", id="addresses-string"
@@ -78,6 +84,35 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
             {**BASE, "policy": {"max_bann": "1d"}}, "did you mean 'max_ban'", id="policy-typo"
         ),
         pytest.param({**BASE, "detect": {"bogus": 1}}, "unknown key 'bogus'", id="detect-typo"),
+        pytest.param(with_("agent", key=""), "[agent].key = ''", id="empty-key"),
+        pytest.param(
+            {"agent": {"name": "a", "hub": "http://h:1", "key": "k"}},
+            "[agent].data = None",
+            id="no-data",
+        ),
+        pytest.param(with_("agent", name=7), "[agent].name = 7 must be a non-empty", id="name-int"),
+        pytest.param(with_("agent", batch_size=True), "batch_size = True", id="batch-bool"),
+        pytest.param(with_("agent", poll_interval="fast"), "poll_interval = 'fast'", id="poll-str"),
+        pytest.param(with_("agent", addresses=["192.0.2.0/33"]), "192.0.2.0/33", id="bad-prefix"),
+        pytest.param({**BASE, "sources": {"path": "a"}}, "[[sources]] tables", id="sources-table"),
+        pytest.param({**BASE, "sources": ["auth.log"]}, "must be a table", id="source-str"),
+        pytest.param(with_("sources", paht="a"), "did you mean 'path'?", id="source-typo"),
+        pytest.param(
+            with_("sources", journald=["_COMM=sshd", 3]),
+            "list of journalctl matches",
+            id="journald-non-str",
+        ),
+        pytest.param({**BASE, "fail2ban": "jail.conf"}, "[fail2ban] must be a table", id="f2b-str"),
+        pytest.param(
+            {**BASE, "fail2ban": {"jail": "nowhere/jail.conf"}},
+            "jail.conf: file not found",
+            id="f2b-missing",
+        ),
+        pytest.param(
+            {**BASE, "policy": {"max_ban": "7 days"}},
+            "max_ban = '7 days' is invalid",
+            id="policy-value",
+        ),
     ],
 )
 def test_refusals_name_the_value_and_fix(tmp_path: Path, data: dict[str, Any], words: str) -> None:
@@ -100,3 +135,17 @@ def test_ca_is_resolved(tmp_path: Path) -> None:
     (tmp_path / "hub-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
     config = parse_config(with_("agent", ca="hub-ca.pem"), "agent.toml", tmp_path)
     assert config.ca == tmp_path / "hub-ca.pem"
+
+
+def test_every_refusal_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_config(with_("agent", poll_interval=0), "agent.toml", tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_hub_names_are_resolved_and_unresolvable_ones_protect_nothing_yet(
+    tmp_path: Path,
+) -> None:
+    assert "127.0.0.1" in hub_addresses("http://localhost:8470")
+    assert hub_addresses("https://[2001:db8::1]:8470") == ("2001:db8::1",)
+    assert hub_addresses("http://hub.invalid:8470") == ()  # the agent resolves it again later

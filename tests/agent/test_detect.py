@@ -156,3 +156,44 @@ def test_config_count_window_and_disable() -> None:
 def test_config_errors_name_the_value(data: dict, message: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(ValueError, match=message):
         load_config(data)
+
+
+SSH_FAIL = b"Mar  9 10:00:00 web sshd[7]: Failed password for root from 203.0.113.5 port 22 ssh2"
+
+
+@pytest.mark.parametrize(
+    ("line", "hits"),
+    [
+        pytest.param(SSH_FAIL + b" " + b"z" * 100_000, 1, id="long-line-match-at-start"),
+        pytest.param(
+            b"Mar  9 10:00:00 web sshd[7]: Failed password for "
+            + b"a from " * 30_000
+            + b"203.0.113.5 port 22 ssh2",
+            0,
+            id="match-beyond-the-window",
+        ),
+        pytest.param(
+            # the window ends after "rip=203.0.113.5" of "rip=203.0.113.55"
+            b"Mar  9 10:00:00 web dovecot: auth failed, user=<"
+            + b"u" * 1982
+            + b">, rip=203.0.113.55, lip=192.0.2.1"
+            + b" " * 100,
+            0,
+            id="address-at-the-window-edge-is-not-trusted",
+        ),
+        pytest.param(
+            b"Mar  9 10:00:00 web dovecot: auth failed, user=<"
+            + b"u" * 1500
+            + b">, rip=203.0.113.5, lip=192.0.2.1",
+            1,
+            id="long-but-inside-the-window",
+        ),
+    ],
+)
+def test_syslog_scenarios_read_the_start_of_long_lines(line: bytes, hits: int) -> None:
+    """A hostile line of megabytes repeating a daemon's tag is read only as far as any
+    daemon writes (SYSLOG_SCAN), and an address cut by that window is never read."""
+    engine = DetectionEngine(record_events=True)
+    engine.feed(line + b"\n" + SSH_FAIL + b"\n", NOW)
+    assert [e.line for e in engine.events] == [1] * hits + [2]
+    assert {e.source for e in engine.events} == {"203.0.113.5"}

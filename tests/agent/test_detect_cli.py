@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from shieldwall.cli import main
+from tests.conftest import require_tool
 
 DATA = Path(__file__).parent / "data"
 SSHD = Path("/etc/fail2ban/filter.d/sshd.conf")
@@ -68,3 +72,34 @@ def test_replay_errors_are_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("shieldwall: error: ")
     assert message in err
+
+
+def test_replay_agrees_with_fail2ban_regex_on_debian_sshd(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The command the issue names, against the real fail2ban-regex: the same lines
+    (by number) and the same host for each, with fail2ban's own sshd filter."""
+    tool = require_tool("fail2ban-regex")
+    if not SSHD.is_file():
+        pytest.fail(f"{SSHD} missing although fail2ban-regex is installed")
+    log = DATA / "auth.log"
+    assert main(["agent", "replay", str(log), "--fail2ban-filter", str(SSHD), "--json"]) == 0
+    ours = [(r["line"], r["host"]) for r in rows(capsys.readouterr().out) if "line" in r]
+    # fail2ban-regex in the daemon's first-match mode: the matched line texts, and the
+    # host of each failure in order (-o row prints one per failure)
+    report = subprocess.run(
+        [tool, "--no-check-all", "--print-all-matched", str(log), str(SSHD)],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    section = report.split("Matched line(s):", 1)[1].split("`-", 1)[0]
+    matched = [m.group(1) for m in re.finditer(r"^\|  (.*)$", section, re.M)]
+    hosts = subprocess.run(
+        [tool, "-o", "ip", str(log), str(SSHD)],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout.split()  # fmt: skip
+    lines = log.read_text().splitlines()
+    assert [lines[n - 1] for n, _ in ours] == matched
+    assert [str(ipaddress.ip_address(h)) for _, h in ours] == [
+        str(ipaddress.ip_address(h)) for h in hosts
+    ]
+    assert len(ours) >= 25

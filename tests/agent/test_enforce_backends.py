@@ -154,7 +154,16 @@ def test_factory_file(tmp_path: Path) -> None:
         pytest.param({"backend": "file"}, "backend 'file' needs path", id="file-path"),
         pytest.param({"hooks": "input"}, "hooks = 'input' must be a list", id="hooks-str"),
         pytest.param({"netns": "a b"}, "netns = 'a b' is not a namespace name", id="netns"),
-        pytest.param({"table": 5}, "invalid value type", id="type"),
+        pytest.param({"table": 5}, "table = 5 must be a string, e.g. table = ", id="type"),
+        pytest.param({"priority": "high"}, "priority = 'high' must be a whole number", id="prio"),
+        pytest.param({"counters": "yes"}, "counters = 'yes' must be true or false", id="counters"),
+        pytest.param(
+            {"backend": "ipset", "maxelem": True}, "maxelem = True must be a whole", id="maxelem"
+        ),
+        pytest.param({"hooks": ["input", 1]}, r"hooks = \['input', 1\] must be a list", id="hk"),
+        pytest.param(
+            {"backend": "file", "path": 3}, "path = 3 must be a string", id="file-path-type"
+        ),
         pytest.param({"backend": "dryrun", "path": "x"}, "does not apply to dryrun", id="extra"),
     ],
 )

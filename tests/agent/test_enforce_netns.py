@@ -59,7 +59,7 @@ def pair() -> Iterator[VethPair]:
         veth.close()
 
 
-def wait_until(check: Callable[[], bool], limit: float = 10.0) -> bool:
+def wait_until(check: Callable[[], bool], limit: float = 30.0) -> bool:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if check():

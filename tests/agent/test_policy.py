@@ -185,6 +185,7 @@ def test_describe_is_json_and_complete() -> None:
         "allowlist": ["198.51.100.0/24"],
         "own_addresses": ["192.0.2.10", "2001:db8:aa::10"],
         "hubs": ["192.0.2.200"],
+        "ignoreip": [],
         "opt_out_scenarios": [],
         "opt_out_clauses": [],
         "widest_prefix_v4": 8,
@@ -303,3 +304,69 @@ def test_section_must_be_a_table() -> None:
 )
 def test_parse_duration(value: object, seconds: float | None) -> None:
     assert parse_duration(value, "max_ban") == seconds
+
+
+@pytest.mark.parametrize(
+    ("dec", "expires"),
+    [
+        pytest.param(decision(expires_at=NOW + 30 * 86400), NOW - 60 + 86400, id="from-issue"),
+        pytest.param(
+            decision(issued_at=float("nan"), expires_at=NOW + 30 * 86400),
+            NOW + 86400,
+            id="unreadable-issue-time-counts-as-now",
+        ),
+        pytest.param(
+            decision(issued_at=NOW + 10 * 86400, expires_at=NOW + 30 * 86400),
+            NOW + 86400,
+            id="future-issue-time-counts-as-now",
+        ),
+    ],
+)
+def test_max_ban_cannot_be_stretched_by_the_issue_time(dec: Decision, expires: float) -> None:
+    verdict = policy({"max_ban": "1d"}).decide(dec, NOW)
+    assert isinstance(verdict, Entry)
+    assert verdict.expires_at == expires
+
+
+@pytest.mark.parametrize(
+    ("dec", "rule"),
+    [
+        pytest.param(decision(action=["ban"]), "action", id="action-not-a-string"),  # type: ignore[arg-type]
+        pytest.param(decision(id=-3), "id", id="negative-id-is-this-members-own"),
+        pytest.param(decision(id=0), "id", id="zero-id"),
+        pytest.param(decision("0.0.0.0/0"), "target", id="everything"),
+        pytest.param(decision("::/0"), "target", id="everything-v6"),
+        pytest.param(decision("0.0.0.0"), "target", id="unspecified"),
+        pytest.param(decision("0.0.0.0/1"), "widest_prefix_v4", id="half-the-internet"),
+        pytest.param(decision("192.0.2.0/24"), "protected", id="range-over-own-address"),
+        pytest.param(decision("192.0.2.200"), "protected", id="the-hub"),
+        pytest.param(decision("2001:db8:aa::/48"), "protected", id="range-over-own-v6"),
+        pytest.param(decision(expires_at=float("nan")), "expired", id="nan-expiry"),
+    ],
+)
+def test_hostile_decisions_are_refused(dec: Decision, rule: str) -> None:
+    verdict = policy().decide(dec, NOW)
+    assert isinstance(verdict, Refusal), verdict
+    assert verdict.rule == rule
+
+
+def test_fail2ban_ignoreip_is_protected_and_reported() -> None:
+    p = load_policy({}, member="m1", ignoreip=["198.51.100.0/24", "::1"])
+    assert p.decide(decision("198.51.100.9"), NOW).rule == "protected"  # type: ignore[union-attr]
+    assert "198.51.100.0/24" in p.protected and "::1" in p.protected
+    assert p.describe()["ignoreip"] == ["198.51.100.0/24", "::1"]
+    assert p.protecting("198.51.100.9") == ("198.51.100.0/24", "a fail2ban jail's ignoreip")
+    assert p.protecting("203.0.113.9") is None
+
+
+@pytest.mark.parametrize(
+    ("ban", "expires"),
+    [
+        pytest.param(None, 1000.0 + 3600, id="policy-default"),
+        pytest.param(600.0, 1600.0, id="jail-bantime"),
+        pytest.param(float("inf"), float("inf"), id="jail-bantime-for-ever"),
+    ],
+)
+def test_self_defence_ban_length(ban: float | None, expires: float) -> None:
+    verdict = policy().defend("203.0.113.9", 1000.0, -1, ban)
+    assert isinstance(verdict, Entry) and verdict.expires_at == expires

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from shieldwall.agent.sources import (
+    MAX_LINE,
     FileFollower,
     JournalSource,
     Position,
@@ -76,6 +77,86 @@ def test_copytruncate_restarts_from_zero(tmp_path: Path) -> None:
     append(log, b"new\n")
     assert follower.poll() == b"new\n"
     assert follower.truncations == 1
+    follower.close()
+
+
+def test_copytruncate_noticed_when_the_file_grew_back_past_the_old_end(tmp_path: Path) -> None:
+    """logrotate copies and empties the log, the daemon writes more at once: between two
+    polls the file is longer than before, yet it is a new file from byte 0."""
+    log = tmp_path / "access.log"
+    log.write_bytes(b"")
+    follower = FileFollower(log)
+    append(log, b"old line one\nold line two\n")
+    assert follower.poll() == b"old line one\nold line two\n"
+    with log.open("r+b") as fh:
+        fh.truncate(0)
+    append(log, b"a new first line, longer than the old ones\nnew 2\n")
+    assert follower.poll() == b"a new first line, longer than the old ones\nnew 2\n"
+    assert follower.truncations == 1
+    append(log, b"new 3\n")
+    assert follower.poll() == b"new 3\n"  # and plain growth is not mistaken for one
+    assert follower.truncations == 1
+    follower.close()
+
+
+def test_copytruncate_after_a_restart_from_a_saved_position(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_bytes(b"one\ntwo\n")
+    first = FileFollower(log, from_start=True)
+    assert first.poll() == b"one\ntwo\n"
+    saved = first.position
+    first.close()
+    again = FileFollower(log, position=saved)
+    with log.open("r+b") as fh:
+        fh.truncate(0)
+    append(log, b"rewritten from the start\n")
+    assert again.poll() == b"rewritten from the start\n"
+    again.close()
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        pytest.param(1, id="one-write"),
+        pytest.param(7, id="arriving-in-pieces"),
+    ],
+)
+def test_over_long_line_is_cut_and_its_tail_is_not_a_line(tmp_path: Path, pieces: int) -> None:
+    """A hostile line longer than MAX_LINE without a newline yet: its first MAX_LINE
+    bytes count as the line, the rest (which could pass for a log line) is skipped."""
+    log = tmp_path / "auth.log"
+    log.write_bytes(b"")
+    follower = FileFollower(log)
+    forged = b"sshd[1]: Failed password for root from 192.0.2.10 port 1 ssh2"
+    line = b"x" * (MAX_LINE + 10) + b" " + forged
+    got = b""
+    step = len(line) // pieces + 1
+    for i in range(0, len(line), step):
+        append(log, line[i : i + step])
+        got += follower.poll()
+    append(log, b"\nnext\n")
+    got += follower.poll()
+    assert got == b"x" * MAX_LINE + b"\nnext\n"
+    assert forged not in got
+    follower.close()
+
+
+def test_replay_cuts_an_over_long_line_and_keeps_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    path.write_bytes(b"first\n" + b"y" * (3 * MAX_LINE) + b" forged\nthird\n")
+    chunks = list(replay_chunks(path, chunk_size=1000))
+    joined = b"".join(chunks)
+    assert all(c.endswith(b"\n") for c in chunks)
+    assert joined.split(b"\n")[:-1] == [b"first", b"y" * MAX_LINE, b"third"]
+
+
+def test_binary_junk_and_invalid_utf8_pass_through_as_bytes(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_bytes(b"")
+    follower = FileFollower(log)
+    junk = bytes(range(256)).replace(b"\n", b"") + b"\xff\xfe\xc3\x28\n"
+    append(log, junk)
+    assert follower.poll() == junk
     follower.close()
 
 
@@ -196,3 +277,25 @@ def test_journal_source_without_journalctl(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no journald"):
         asyncio.run(first())
     assert os.path.exists(tmp_path)
+
+
+def test_journal_batches_skip_junk_and_over_long_entries(tmp_path: Path) -> None:
+    script = tmp_path / "journalctl"
+    huge = tmp_path / "huge.json"
+    huge.write_text(json.dumps({**ENTRY, "MESSAGE": "x" * (5 * MAX_LINE)}) + "\n")
+    first, second = json.dumps(ENTRY), json.dumps({**ENTRY, "__CURSOR": "s=abc;i=2"})
+    script.write_text(
+        f"#!/bin/sh\necho '{first}'\ncat {huge}\nprintf '\\377\\376 junk\\n'\necho '{second}'\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+
+    async def collect(source: JournalSource) -> list[str]:
+        return [e.message async for batch in source.batches() for e in batch]
+
+    source = JournalSource(journalctl=str(script))
+    assert asyncio.run(collect(source)) == [ENTRY["MESSAGE"], ENTRY["MESSAGE"]]
+    assert source.skipped == 2 and source.cursor == "s=abc;i=2" and source.returncode == 0
+
+
+def test_journal_from_the_start() -> None:
+    assert "--lines=all" in JournalSource(lines=None).command()

@@ -62,7 +62,7 @@ def test_nftables_demo_drops_the_attacker_on_every_member_and_cleans_up() -> Non
 
 
 def _wait_lines(log: Path, lines: int) -> None:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # generous: the machine may be loaded
     while log.read_text().count("\n") < lines:
         assert time.monotonic() < deadline, f"{log} has fewer than {lines} lines"
         time.sleep(0.02)

@@ -12,6 +12,7 @@ addresses = ["192.0.2.10"]             # this member's own addresses: never bloc
 path = "/var/log/auth.log"             # or: journald = ["_SYSTEMD_UNIT=ssh.service"]
 
 [detect]                               # thresholds per scenario (see docs/detection.md)
+[fail2ban]                             # jail = "/etc/fail2ban/jail.conf": run its jails
 [enforcer]                             # backend = "nftables" | "ipset" | "file" | "dryrun"
 [policy]                               # local policy (see docs/enforcement.md)
 ```
@@ -30,10 +31,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shieldwall.agent.detect.config import DetectConfig, load_config
+from shieldwall.agent.detect.fail2ban import FilterRule
+from shieldwall.agent.jails import load_jail_sources
 from shieldwall.agent.policy import Policy, load_policy
 from shieldwall.core.addresses import normalise, parse_network
 
-SECTIONS = {"agent", "sources", "detect", "enforcer", "policy"}
+SECTIONS = {"agent", "sources", "detect", "fail2ban", "enforcer", "policy"}
 AGENT_KEYS = {
     "name",
     "hub",
@@ -53,12 +56,14 @@ class SourceConfig:
     path: Path | None = None
     journald: tuple[str, ...] | None = None
     from_start: bool = False
+    rule: FilterRule | None = None  # a fail2ban jail's filter; None: the built-in scenarios
 
     @property
     def label(self) -> str:
-        return (
+        where = (
             str(self.path) if self.path is not None else "journald:" + " ".join(self.journald or ())
         )
+        return where if self.rule is None else f"{self.rule.scenario}:{where}"
 
 
 @dataclass(frozen=True)
@@ -92,12 +97,24 @@ def _text(section: Mapping[str, Any], key: str, where: str, example: str) -> str
     return value
 
 
+def _has_host(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+        if host:
+            host.encode("idna")
+    except (ValueError, UnicodeError):
+        return False
+    return bool(host)
+
+
 def hub_addresses(url: str) -> tuple[str, ...]:
     """The hub's IP addresses, so that no decision can cut a member off from it."""
-    host = urlsplit(url).hostname or ""
     try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
+        host = urlsplit(url).hostname or ""
+        infos = socket.getaddrinfo(host, None) if host else []
+    except (OSError, ValueError):  # unresolvable; UnicodeError for an impossible name
         return ()
     return tuple(sorted({str(info[4][0]).split("%")[0] for info in infos}))
 
@@ -111,8 +128,11 @@ def parse_config(data: Mapping[str, Any], source: str, base: Path) -> AgentConfi
     _unknown(set(agent), AGENT_KEYS, where)
     name = _text(agent, "name", where, "web-1")
     hub = _text(agent, "hub", where, "http://127.0.0.1:8470")
-    if not hub.startswith(("http://", "https://")):
-        raise ValueError(f"{where}.hub = {hub!r} must be an http:// or https:// URL")
+    if not hub.startswith(("http://", "https://")) or not _has_host(hub):
+        raise ValueError(
+            f"{where}.hub = {hub!r} must be an http:// or https:// URL with a host, "
+            "e.g. 'http://127.0.0.1:8470'"
+        )
     key = base / _text(agent, "key", where, "/etc/shieldwall/member.key")
     data_dir = base / _text(agent, "data", where, "/var/lib/shieldwall")
     raw_addresses = agent.get("addresses", [])
@@ -180,12 +200,21 @@ def parse_config(data: Mapping[str, Any], source: str, base: Path) -> AgentConfi
             sources.append(SourceConfig(journald=tuple(matches), from_start=from_start))
 
     try:
+        jails = load_jail_sources(data.get("fail2ban"), base)
         detect = load_config(data.get("detect"))
         policy = load_policy(
-            data.get("policy"), member=name, own_addresses=addresses, hubs=hub_addresses(hub)
+            data.get("policy"),
+            member=name,
+            own_addresses=addresses,
+            hubs=hub_addresses(hub),
+            ignoreip=[net for j in jails for net in j.rule.ignoreip],
         )
     except ValueError as exc:
         raise ValueError(f"{source}: {exc}") from None
+    sources += [
+        SourceConfig(path=j.path, journald=j.journald, from_start=j.from_start, rule=j.rule)
+        for j in jails
+    ]
     enforcer = data.get("enforcer", {"backend": "dryrun"})
     if not isinstance(enforcer, Mapping):
         raise ValueError(f"{source}: [enforcer] must be a table with a 'backend'")

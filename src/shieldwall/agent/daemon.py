@@ -2,8 +2,9 @@
 
 One asyncio loop runs four kinds of task:
 
-* a watcher per log source: new lines -> detection engine -> offences, stored in the
-  outbox together with the source's position (one transaction);
+* a watcher per log source: new lines -> detector (the built-in scenarios, or a
+  fail2ban jail's filter) -> offences, stored in the outbox together with the
+  source's position (one transaction);
 * the sender: outbox -> signed batches -> hub, with backoff while the hub is away;
 * the follower: full resynchronisation at start, then the live decision stream,
   resumed from the last event id after any disconnect; each decision passes the
@@ -11,46 +12,44 @@ One asyncio loop runs four kinds of task:
 * the expirer, for enforcers without kernel timeouts.
 
 Blocking work (HTTP, SQLite, firewall commands) runs in worker threads so the loop
-stays responsive. Progress is reported through ``on_event`` as small dicts (the demo
-and ``--json`` print them as JSON lines).
+stays responsive. A task that fails unexpectedly is reported and started again, so no
+input (a log, the hub's answers) can silently stop detection or enforcement.
+Progress is reported through ``on_event`` as small dicts (the demo and ``--json``
+print them as JSON lines).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import json
 import logging
-import random
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from shieldwall import wire
-from shieldwall.agent.config import AgentConfig, SourceConfig
+from shieldwall.agent.config import AgentConfig, SourceConfig, hub_addresses
+from shieldwall.agent.detect.buckets import Offence
 from shieldwall.agent.detect.engine import DetectionEngine
-from shieldwall.agent.enforce.base import Enforcer, EnforcerError, Entry
+from shieldwall.agent.detect.fail2ban import FilterDetector
+from shieldwall.agent.enforce.base import Enforcer, Entry
 from shieldwall.agent.outbox import Outbox
+from shieldwall.agent.sender import Backoff, Sender
 from shieldwall.agent.sources import FileFollower, JournalSource, Position
-from shieldwall.client import HubClient, HubError, next_seq
+from shieldwall.client import HubClient, HubError
+from shieldwall.client.sse import EventReader
+from shieldwall.core.addresses import normalise, parse_network
 
 log = logging.getLogger("shieldwall.agent")
 Listener = Callable[[dict[str, Any]], None]
-REFUSED_FOR_GOOD = {"invalid_address", "bad_request", "stale"}
 
 
-class Backoff:
-    def __init__(self, first: float = 0.2, most: float = 5.0) -> None:
-        self.first, self.most, self.current = first, most, first
-
-    def next(self) -> float:
-        delay = self.current * (0.5 + random.random())
-        self.current = min(self.most, self.current * 2)
-        return delay
-
-    def reset(self) -> None:
-        self.current = self.first
+class Detector(Protocol):
+    def feed(self, chunk: bytes, now: float) -> list[Offence]: ...
 
 
 class Agent:
@@ -63,31 +62,49 @@ class Agent:
         outbox: Outbox,
         on_event: Listener | None = None,
         clock: Callable[[], float] = time.time,
+        stream_client: Callable[[], HubClient] | None = None,
+        resolve: Callable[[str], tuple[str, ...]] = hub_addresses,
     ) -> None:
         self.config = config
         self.client = client
         self.enforcer = enforcer
         self.outbox = outbox
         self.clock = clock
+        self.policy = config.policy  # the hub's addresses are refreshed as it is reached
+        self._stream_client = stream_client or self._new_stream_client
+        self._resolve = resolve
         self._emit = on_event or (lambda event: None)
-        self._wake = asyncio.Event()
+        self.sender = Sender(outbox, client, config.batch_size, self.emit)
+        self._policy_changed = asyncio.Event()
         self._entries: dict[int, Entry] = {}
+        self._failed_sources: set[str] = set()  # read whole once readable (appeared later)
         self._local_id = 0
         self._enforce_lock = threading.Lock()
         self.last_event_id: int | None = None
+
+    def _new_stream_client(self) -> HubClient:
+        # its own connection, closed to end a blocked read
+        c = self.client
+        return HubClient(c.url, name=c.name, key=c.key, ca=c.ca)
 
     def emit(self, kind: str, **fields: Any) -> None:
         self._emit({"event": kind, "member": self.config.name, "t": self.clock(), **fields})
 
     async def run(self, stop: asyncio.Event) -> None:
-        tasks = [asyncio.create_task(self._watch(source)) for source in self.config.sources]
-        tasks += [
-            asyncio.create_task(self._send_loop()),
-            asyncio.create_task(self._follow_loop(stop)),
-            asyncio.create_task(self._expire_loop()),
-            asyncio.create_task(self._report_policy()),
+        work: list[tuple[str, Callable[[], Awaitable[None]], str | None]] = [
+            (f"source {s.label}", functools.partial(self._watch, s), s.label)
+            for s in self.config.sources
         ]
+        work += [
+            ("sender", self.sender.run, None),
+            ("follower", functools.partial(self._follow_loop, stop), None),
+            ("expirer", self._expire_loop, None),
+            ("policy", self._report_policy, None),
+        ]
+        tasks = [asyncio.create_task(self._supervise(*w)) for w in work]
         self.emit("started", sources=[s.label for s in self.config.sources])
+        if not self.policy.hubs:
+            self.emit("hub_unresolved", hub=self.config.hub)
         try:
             await stop.wait()
         finally:
@@ -95,66 +112,108 @@ class Agent:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def _supervise(
+        self, name: str, work: Callable[[], Awaitable[None]], source: str | None = None
+    ) -> None:
+        """Run ``work``; if it fails, report it and start it again after a pause."""
+        backoff = Backoff(1.0, 30.0)
+        while True:
+            try:
+                await work()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("%s failed; starting it again", name)
+                error = f"{type(exc).__name__}: {exc}"[:300]
+                if source is not None:
+                    self._failed_sources.add(source)
+                    self.emit("source_error", source=source, error=error)
+                else:
+                    self.emit("task_error", task=name, error=error)
+                await asyncio.sleep(backoff.next())
+
     # -- detection -------------------------------------------------------------------
 
+    def _detector(self, source: SourceConfig) -> Detector:
+        if source.rule is not None:
+            return FilterDetector(source.rule, max_buckets=self.config.detect.max_buckets)
+        return DetectionEngine(self.config.detect)
+
     async def _watch(self, source: SourceConfig) -> None:
-        engine = DetectionEngine(self.config.detect)
+        detector = self._detector(source)
+        ban = None if source.rule is None else source.rule.ban_seconds
         if source.journald is not None:
-            await self._watch_journal(source, engine)
+            await self._watch_journal(source, detector, ban)
             return
         assert source.path is not None
-        saved = self.outbox.get_json(f"position:{source.label}")
+        key = f"position:{source.label}"
+        saved = self.outbox.get_json(key)
         position = Position(*saved) if isinstance(saved, list) and len(saved) == 2 else None
-        follower = FileFollower(source.path, from_start=source.from_start, position=position)
+        # A log this watcher could not read before has never been read: like a file that
+        # appears later, it is read from its start (unless a saved position says where).
+        from_start = source.from_start or source.label in self._failed_sources
+        follower = FileFollower(source.path, from_start=from_start, position=position)
         try:
             while True:
                 chunk = await asyncio.to_thread(follower.poll)
                 if chunk:
                     pos = follower.position
-                    await self._detected(
-                        engine, chunk, {f"position:{source.label}": [pos.inode, pos.offset]}
-                    )
+                    await self._detected(detector, chunk, {key: [pos.inode, pos.offset]}, ban)
                 else:
                     await asyncio.sleep(self.config.poll_interval)
         finally:
             follower.close()
 
-    async def _watch_journal(self, source: SourceConfig, engine: DetectionEngine) -> None:
-        cursor = self.outbox.get_json(f"cursor:{source.label}")
+    async def _watch_journal(
+        self, source: SourceConfig, detector: Detector, ban: float | None
+    ) -> None:
+        key = f"cursor:{source.label}"
+        cursor = self.outbox.get_json(key)
         journal = JournalSource(
-            source.journald or (), cursor=cursor if isinstance(cursor, str) else None
+            source.journald or (),
+            cursor=cursor if isinstance(cursor, str) else None,
+            lines=None if source.from_start else 0,
         )
         backoff = Backoff(1.0, 30.0)
         while True:
             try:
-                async for entry in journal:
-                    await self._detected(
-                        engine, entry.syslog_line(), {f"cursor:{source.label}": journal.cursor}
-                    )
+                async for batch in journal.batches():
+                    chunk = b"".join(entry.syslog_line() for entry in batch)
+                    await self._detected(detector, chunk, {key: journal.cursor}, ban)
             except FileNotFoundError as exc:
                 self.emit("source_error", source=source.label, error=str(exc))
                 return
+            self.emit(
+                "source_error",
+                source=source.label,
+                error=f"journalctl ended with status {journal.returncode}; starting it again",
+            )
             await asyncio.sleep(backoff.next())
 
     async def _detected(
-        self, engine: DetectionEngine, chunk: bytes, positions: dict[str, Any]
+        self, detector: Detector, chunk: bytes, positions: dict[str, Any], ban: float | None
     ) -> None:
-        offences = engine.feed(chunk, self.clock())
+        offences = detector.feed(chunk, self.clock())
         signals = [o.to_signal(self.config.name) for o in offences]
         await asyncio.to_thread(self.outbox.add, signals, positions)
         for o in offences:
             self.emit("detected", target=o.source, scenario=o.scenario, events=o.events)
         if signals:
-            self._wake.set()
-            await asyncio.to_thread(self._defend, [o.source for o in offences])
+            self.sender.wake()
+            await asyncio.to_thread(self._defend, [o.source for o in offences], ban)
 
-    def _defend(self, targets: list[str]) -> None:
-        """Local self-defence: ban what this member caught at once, alliance or not."""
+    def _defend(self, targets: list[str], ban: float | None = None) -> None:
+        """Local self-defence: ban what this member caught at once, alliance or not.
+
+        ``ban`` is the length of the ban (a fail2ban jail's bantime); None: the
+        policy's ``self_defence_ban``.
+        """
         now = self.clock()
         entries = []
         for target in dict.fromkeys(targets):
             self._local_id -= 1
-            verdict = self.config.policy.defend(target, now, self._local_id)
+            verdict = self.policy.defend(target, now, self._local_id, ban)
             if isinstance(verdict, Entry):
                 entries.append(verdict)
             elif verdict.rule != "self_defence":
@@ -170,59 +229,34 @@ class Agent:
 
     # -- reporting ---------------------------------------------------------------------
 
-    async def _send_loop(self) -> None:
-        backoff = Backoff()
-        size = self.config.batch_size
-        while True:
-            rows = await asyncio.to_thread(self.outbox.pending, size)
-            if not rows:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), 1.0)
-                continue
-            try:
-                result = await asyncio.to_thread(self._send, rows)
-            except HubError as exc:
-                if exc.code in REFUSED_FOR_GOOD and len(rows) == 1:
-                    # A signal the hub will never take (e.g. older than it accepts):
-                    # logged and dropped so it cannot block everything behind it.
-                    log.warning("hub refused signal %s for good: %s", rows[0][1], exc)
-                    self.emit("refused", signal=rows[0][1], error=str(exc))
-                    await asyncio.to_thread(self.outbox.acknowledge, [rows[0][0]])
-                    continue
-                if exc.code in REFUSED_FOR_GOOD:
-                    size = max(1, len(rows) // 2)  # narrow down to the refused signal
-                    continue
-                self.emit("hub_unreachable", error=str(exc), pending=len(rows))
-                await asyncio.sleep(backoff.next())
-                continue
-            backoff.reset()
-            size = self.config.batch_size
-            await asyncio.to_thread(self.outbox.acknowledge, [r[0] for r in rows])
-            self.emit(
-                "reported",
-                targets=sorted({str(r[1]["target"]) for r in rows}),
-                accepted=result.get("accepted"),
-                decisions=result.get("decisions", []),
-                disputes=len(result.get("disputes", [])),
-            )
-
-    def _send(self, rows: list[tuple[int, dict[str, object]]]) -> Any:
-        seq = next_seq(self.outbox.last_seq())
-        self.outbox.remember_seq(seq)
-        return self.client.submit([r[1] for r in rows], seq=seq)
-
     async def _report_policy(self) -> None:
+        """Tell the hub this member's policy at start, and again whenever it changes."""
         backoff = Backoff(1.0, 30.0)
         while True:
+            policy = self.policy
             try:
-                await asyncio.to_thread(self.client.put_policy, self.config.policy.describe())
-                return
+                await asyncio.to_thread(self.client.put_policy, policy.describe())
             except HubError as exc:
-                if exc.status in (400, 401, 403):
-                    self.emit("policy_refused", error=str(exc))
-                    return
-                await asyncio.sleep(backoff.next())
+                if exc.status not in (400, 401, 403):
+                    await asyncio.sleep(backoff.next())
+                    continue
+                self.emit("policy_refused", error=str(exc))
+            backoff.reset()
+            if self.policy is policy:
+                self._policy_changed.clear()
+                await self._policy_changed.wait()
+
+    async def _refresh_hub(self) -> None:
+        """Resolve the hub's name again: whatever it now points at is never blocked."""
+        resolved = await asyncio.to_thread(self._resolve, self.config.hub)
+        known = set(self.policy.hubs)
+        for address in resolved:
+            with contextlib.suppress(ValueError):
+                known.add(normalise(parse_network(address))[0])
+        if known != set(self.policy.hubs):
+            self.policy = dataclasses.replace(self.policy, hubs=tuple(sorted(known)))
+            self._policy_changed.set()
+            self.emit("hub_addresses", addresses=sorted(known))
 
     # -- enforcement -------------------------------------------------------------------
 
@@ -231,10 +265,9 @@ class Agent:
         loop = asyncio.get_running_loop()
         resync_at = time.monotonic() + self.config.resync_interval
         while not stop.is_set():
+            await self._refresh_hub()  # before anything from the hub is enforced
             queue: asyncio.Queue[Any] = asyncio.Queue()
-            stream = HubClient(
-                self.client.url, name=self.client.name, key=self.client.key, ca=self.client.ca
-            )
+            stream = self._stream_client()
             try:
                 if self.last_event_id is None:
                     await asyncio.to_thread(self._resync)
@@ -245,9 +278,10 @@ class Agent:
                 ).start()
                 while True:
                     try:
-                        first = await asyncio.wait_for(
-                            queue.get(), max(0.0, resync_at - time.monotonic())
-                        )
+                        # asyncio.timeout, not wait_for: Python 3.11's wait_for can
+                        # swallow a cancellation that arrives with an event.
+                        async with asyncio.timeout(max(0.0, resync_at - time.monotonic())):
+                            first = await queue.get()
                     except TimeoutError:
                         # Now and then the firewall is made to hold exactly what the
                         # alliance has in force: drift, or bans longer than a
@@ -267,11 +301,12 @@ class Agent:
             except HubError as exc:
                 self.emit("stream_lost", error=str(exc), last_event_id=self.last_event_id)
                 await asyncio.sleep(backoff.next())
-            except (EnforcerError, ValueError, OSError) as exc:
-                # The firewall or the hub's data surprised us: start again from a
-                # full resynchronisation rather than guess what the firewall holds.
+            except Exception as exc:
+                # The firewall or the hub's data surprised us (EnforcerError,
+                # ValueError, anything): start again from a full resynchronisation
+                # rather than guess what the firewall holds.
                 log.exception("enforcement failed; resynchronising")
-                self.emit("enforce_error", error=str(exc))
+                self.emit("enforce_error", error=f"{type(exc).__name__}: {exc}"[:300])
                 self.last_event_id = None
                 await asyncio.sleep(backoff.next())
             finally:
@@ -279,23 +314,47 @@ class Agent:
 
     def _resync(self) -> None:
         result = self.client.decisions(member=self.config.name)
-        decisions = [wire.decision_from(d) for d in result["decisions"]]
+        items = result.get("decisions") if isinstance(result, dict) else None
+        cursor = result.get("cursor") if isinstance(result, dict) else None
+        if (
+            not isinstance(items, list)
+            or not isinstance(cursor, int)
+            or isinstance(cursor, bool)
+            or not 0 <= cursor < 1 << 62
+        ):
+            raise ValueError("the hub's decision list has no 'decisions' list or 'cursor' number")
+        decisions = []
+        malformed = 0
+        for item in items:
+            try:
+                decisions.append(wire.decision_from(item))
+            except ValueError:
+                malformed += 1
         now = self.clock()
-        entries, refused = self.config.policy.filter(decisions, now)
+        policy = self.policy
+        entries, refused = policy.filter(decisions, now)
         with self._enforce_lock:
-            local = [e for e in self._entries.values() if e.decision_id < 0 and e.expires_at > now]
+            # This member's own bans stay, unless they now touch what it protects.
+            local = [
+                e
+                for e in self._entries.values()
+                if e.decision_id < 0 and e.expires_at > now and policy.protecting(e.target) is None
+            ]
             self.enforcer.sync(entries + local)
             self._entries = {e.decision_id: e for e in entries + local}
-        self.last_event_id = int(result["cursor"])
+        self.last_event_id = cursor
         self.emit(
-            "resynced", enforced=len(entries), refused=len(refused), cursor=self.last_event_id
+            "resynced",
+            enforced=len(entries),
+            refused=len(refused) + malformed,
+            cursor=self.last_event_id,
         )
 
     def _read_stream(
         self, stream: HubClient, queue: asyncio.Queue[Any], loop: asyncio.AbstractEventLoop
     ) -> None:
         try:
-            for event in stream.stream(after=self.last_event_id):
+            for event in stream.stream(after=self.last_event_id, reader=EventReader()):
                 loop.call_soon_threadsafe(queue.put_nowait, event)
             raise HubError("the hub closed the stream")
         except BaseException as exc:  # handed to the loop, which reconnects
@@ -303,45 +362,56 @@ class Agent:
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
 
     def _apply_events(self, events: list[Any]) -> None:
+        """Apply a batch of stream events; a malformed one is skipped, the rest applied,
+        and then ValueError asks for a full resynchronisation."""
         add: list[Entry] = []
         remove: list[Entry] = []
         now = self.clock()
         applied: list[dict[str, Any]] = []
+        malformed: list[str] = []
         for event in events:
             if event.id is not None:
                 self.last_event_id = event.id
-            if event.kind == "decision":
-                decision = wire.decision_from(json.loads(event.data))
-                verdict = self.config.policy.decide(decision, now)
-                if isinstance(verdict, Entry):
-                    add.append(verdict)
-                    self._entries[decision.id] = verdict
-                    applied.append(
-                        {"kind": "enforced", "target": decision.target, "decision": decision.id}
-                    )
-                else:
-                    applied.append(
-                        {
-                            "kind": "declined",
-                            "target": decision.target,
-                            "decision": decision.id,
-                            "reason": verdict.reason,
-                        }
-                    )
-            elif event.kind == "revocation":
-                data = json.loads(event.data)
-                entry = self._entries.pop(int(data["decision_id"]), None)
-                if entry is not None:
-                    remove.append(entry)
-                    applied.append(
-                        {"kind": "lifted", "target": entry.target, "decision": entry.decision_id}
-                    )
+            try:
+                if event.kind == "decision":
+                    decision = wire.decision_from(json.loads(event.data))
+                    verdict = self.policy.decide(decision, now)
+                    if isinstance(verdict, Entry):
+                        add.append(verdict)
+                        self._entries[decision.id] = verdict
+                        applied.append(
+                            {"kind": "enforced", "target": verdict.target, "decision": decision.id}
+                        )
+                    else:
+                        applied.append(
+                            {
+                                "kind": "declined",
+                                "target": verdict.target,
+                                "decision": decision.id,
+                                "reason": verdict.reason,
+                            }
+                        )
+                elif event.kind == "revocation":
+                    entry = self._entries.pop(_revoked(event.data), None)
+                    if entry is not None:
+                        remove.append(entry)
+                        applied.append(
+                            {
+                                "kind": "lifted",
+                                "target": entry.target,
+                                "decision": entry.decision_id,
+                            }
+                        )
+            except ValueError as exc:  # json, wire or _revoked: all say what was wrong
+                malformed.append(str(exc)[:300])
         if add or remove:
             with self._enforce_lock:
                 self.enforcer.apply(add, remove)
         for item in applied:
             kind = item.pop("kind")
             self.emit(kind, **item)
+        if malformed:
+            raise ValueError(f"{len(malformed)} malformed event(s) from the hub: {malformed[0]}")
 
     async def _expire_loop(self) -> None:
         while True:
@@ -356,3 +426,14 @@ class Agent:
             now = self.clock()
             self._entries = {k: e for k, e in self._entries.items() if e.expires_at > now}
         return expired
+
+
+def _revoked(data: str) -> int:
+    """The decision id of a revocation event; ValueError if the event is malformed."""
+    try:
+        decision_id = json.loads(data)["decision_id"]
+    except (ValueError, KeyError, TypeError, IndexError):
+        raise ValueError(f"malformed revocation from the hub: {data[:200]!r}") from None
+    if not isinstance(decision_id, int) or isinstance(decision_id, bool) or decision_id <= 0:
+        raise ValueError(f"revocation names decision {str(decision_id)[:32]!r}: not an id")
+    return decision_id

@@ -133,6 +133,7 @@ class Policy:
     allowlist: tuple[str, ...] = ()
     own_addresses: tuple[str, ...] = ()
     hubs: tuple[str, ...] = ()
+    ignoreip: tuple[str, ...] = ()  # fail2ban jails' ignoreip: never blocked either
     opt_out_scenarios: frozenset[str] = frozenset()
     opt_out_clauses: frozenset[str] = frozenset()
     widest_prefix_v4: int = 8
@@ -145,12 +146,22 @@ class Policy:
         labels = [(a, "this member's own address") for a in self.own_addresses]
         labels += [(a, "the allowlist") for a in self.allowlist]
         labels += [(a, "the hub's address") for a in self.hubs]
+        labels += [(a, "a fail2ban jail's ignoreip") for a in self.ignoreip]
         object.__setattr__(self, "_protected", Guard(labels))
 
     @property
     def protected(self) -> tuple[str, ...]:
-        """Networks never blocked: own addresses, allowlist, hubs (for the enforcer)."""
-        return tuple(dict.fromkeys((*self.own_addresses, *self.allowlist, *self.hubs)))
+        """Networks never blocked: own addresses, allowlist, hubs, ignoreip (for the enforcer)."""
+        return tuple(
+            dict.fromkeys((*self.own_addresses, *self.allowlist, *self.hubs, *self.ignoreip))
+        )
+
+    def protecting(self, target: str) -> tuple[str, str] | None:
+        """The protected network ``target`` overlaps and why it is protected, or None."""
+        parsed = _parse(target)
+        if isinstance(parsed, str):
+            return None
+        return self._protected.overlapping(*parsed[2:])
 
     def describe(self) -> dict[str, Any]:
         """The policy as reported to the hub (JSON-able)."""
@@ -163,6 +174,7 @@ class Policy:
             "allowlist": list(self.allowlist),
             "own_addresses": list(self.own_addresses),
             "hubs": list(self.hubs),
+            "ignoreip": list(self.ignoreip),
             "opt_out_scenarios": sorted(self.opt_out_scenarios),
             "opt_out_clauses": sorted(self.opt_out_clauses),
             "widest_prefix_v4": self.widest_prefix_v4,
@@ -183,6 +195,10 @@ class Policy:
         target, scope, version, first, last = parsed
         if first == 0 and (scope == "ip" or last == (1 << (32 if version == 4 else 128)) - 1):
             return refuse("target", f"{target} is the unspecified address or everything")
+        if not isinstance(decision.id, int) or decision.id <= 0:
+            return refuse("id", f"decision id {decision.id!r} is not a positive number")
+        if not isinstance(decision.action, str) or not isinstance(decision.scenario, str):
+            return refuse("action", f"action {str(decision.action)[:32]!r} is not a decision type")
         if decision.applies_to and self.member not in decision.applies_to:
             bound = ", ".join(decision.applies_to)
             return refuse("applies_to", f"decision binds only {bound}, not {self.member}")
@@ -215,19 +231,27 @@ class Policy:
                 )
         expires = float(decision.expires_at)
         if self.max_ban is not None:
-            expires = min(expires, decision.issued_at + self.max_ban)
+            # A ban lasts at most max_ban from when it was issued, and an issue time that
+            # is unreadable or still to come counts as now: no date can stretch it.
+            issued = decision.issued_at
+            start = issued if math.isfinite(issued) and issued <= now else now
+            expires = min(expires, start + self.max_ban)
             if not expires > now:
                 return refuse(
                     "max_ban", f"ban already lasted the local maximum of {self.max_ban:g} s"
                 )
         return Entry(target, scope, expires, decision.id)
 
-    def defend(self, target: str, now: float, local_id: int) -> Entry | Refusal:
+    def defend(
+        self, target: str, now: float, local_id: int, ban: float | None = None
+    ) -> Entry | Refusal:
         """This member's own, immediate ban of a source its detectors caught.
 
         Local self-defence (like fail2ban) does not wait for the alliance; it binds
         only this member and still never touches what the policy protects.
         ``local_id`` is negative so it never collides with an alliance decision.
+        ``ban`` is its length in seconds (a fail2ban jail's bantime; ``math.inf`` for
+        ever), ``self_defence_ban`` when None.
         """
         if not self.self_defence:
             return Refusal(local_id, target[:64], "self_defence", "local self-defence is off")
@@ -238,7 +262,8 @@ class Policy:
         hit = self._protected.overlapping(version, first, last)
         if hit is not None:
             return Refusal(local_id, normal, "protected", f"{normal} overlaps {hit[0]} ({hit[1]})")
-        return Entry(normal, scope, now + self.self_defence_ban, local_id)
+        length = self.self_defence_ban if ban is None or not ban > 0 else ban
+        return Entry(normal, scope, now + length, local_id)
 
     def filter(
         self, decisions: Iterable[Decision], now: float
@@ -261,11 +286,13 @@ def load_policy(
     member: str,
     own_addresses: Sequence[str] = (),
     hubs: Sequence[str] = (),
+    ignoreip: Sequence[str] = (),
 ) -> Policy:
     """Validate a ``[policy]`` section; ValueError naming the key, the value and the fix.
 
     ``own_addresses`` and ``hubs`` come from the agent's configuration (the hub's URL
-    resolved to addresses); they are protected like the allowlist.
+    resolved to addresses), ``ignoreip`` from its fail2ban jails; they are protected
+    like the allowlist.
     """
     if section is not None and not isinstance(section, Mapping):
         raise ValueError(
@@ -320,6 +347,7 @@ def load_policy(
         allowlist=_networks(values["allowlist"], "[policy] allowlist"),
         own_addresses=_networks(own_addresses, "own address"),
         hubs=_networks(hubs, "hub address"),
+        ignoreip=_networks(ignoreip, "fail2ban ignoreip"),
         opt_out_scenarios=frozenset(_names(values["opt_out_scenarios"], "opt_out_scenarios")),
         opt_out_clauses=frozenset(_names(values["opt_out_clauses"], "opt_out_clauses")),
         widest_prefix_v4=values["widest_prefix_v4"],

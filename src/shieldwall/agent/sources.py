@@ -19,25 +19,40 @@ from pathlib import Path
 
 CHUNK = 1 << 20
 MAX_LINE = 1 << 16  # a "line" longer than this is cut: hostile input cannot grow memory
+MAX_JOURNAL_LINE = 4 * MAX_LINE  # one JSON entry of journalctl -o json
+TAIL_CHECK = 64  # bytes compared at each poll to notice a truncated, rewritten file
 
 
 def replay_chunks(path: Path | str, chunk_size: int = CHUNK) -> Iterator[bytes]:
-    """Chunks of complete lines from an existing file (gzip when it ends in .gz)."""
+    """Chunks of complete lines from an existing file (gzip when it ends in .gz).
+
+    A line longer than :data:`MAX_LINE` is cut there and the rest of it, up to its
+    newline, is skipped: it still counts as one line, and its tail never passes for a
+    line of its own.
+    """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as fh:
         rest = b""
+        skipping = False  # inside the rest of an over-long line
         while True:
             data = fh.read(chunk_size)
             if not data:
                 break
+            if skipping:
+                newline = data.find(b"\n")
+                if newline < 0:
+                    continue
+                data, skipping = data[newline + 1 :], False
             data = rest + data
             cut = data.rfind(b"\n") + 1
-            if cut == 0 and len(data) < MAX_LINE:
-                rest = data
-                continue
             if cut == 0:
-                cut = len(data)
+                if len(data) <= MAX_LINE:
+                    rest = data
+                    continue
+                rest, skipping = b"", True
+                yield data[:MAX_LINE] + b"\n"
+                continue
             rest = data[cut:]
             yield data[:cut]
         if rest:
@@ -62,6 +77,11 @@ class FileFollower:
     ``async for chunk in follower`` polls every ``poll_interval`` seconds.
     ``from_start`` reads an existing file from its beginning (default: from its end,
     as a daemon that starts on a busy log does); a saved ``position`` wins over both.
+
+    Copytruncate is noticed when the file is shorter than what was read, and also when
+    it has grown past that point again between two polls: the last bytes read are
+    checked to still be there (:data:`TAIL_CHECK`). A line longer than
+    :data:`MAX_LINE` is cut there and the rest of it is skipped.
     """
 
     def __init__(
@@ -82,6 +102,8 @@ class FileFollower:
         self._inode = -1
         self._offset = 0
         self._partial = b""
+        self._tail = b""  # the last bytes read, which end at self._offset
+        self._skipping = False  # inside the rest of an over-long line
         self._first_open = True
         self._from_start = from_start
         self._resume = position
@@ -105,8 +127,19 @@ class FileFollower:
             fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except FileNotFoundError:
             return False
-        st = os.fstat(fd)
-        self._fh, self._inode, self._partial = fd, st.st_ino, b""
+        try:
+            st = os.fstat(fd)
+            start = self._place(st)
+            tail = os.pread(fd, self._offset - start, start) if self._offset else b""
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fh, self._inode, self._partial, self._skipping = fd, st.st_ino, b"", False
+        self._tail = tail
+        return True
+
+    def _place(self, st: os.stat_result) -> int:
+        """Set the offset to read from in a newly opened file; where its tail starts."""
         if self._first_open:
             self._first_open = False
             resume = self._resume
@@ -116,60 +149,74 @@ class FileFollower:
                 self._offset = 0 if self._from_start or resume is not None else st.st_size
         else:
             self._offset = 0  # a file that appeared or replaced the old one: read it all
-        return True
+        return max(0, self._offset - TAIL_CHECK)
 
     def _read_all(self) -> bytes:
         assert self._fh is not None
         parts = []
-        while True:
+        total = 0
+        while total < 16 * self._chunk:
             data = os.pread(self._fh, self._chunk, self._offset)
             if not data:
                 break
             self._offset += len(data)
+            total += len(data)
             parts.append(data)
-            if sum(map(len, parts)) >= 16 * self._chunk:
-                break
-        return b"".join(parts)
+        if not parts:
+            return b""
+        joined = b"".join(parts)
+        self._tail = (self._tail + joined[-TAIL_CHECK:])[-TAIL_CHECK:]
+        return joined
+
+    def _rewritten(self, size: int) -> bool:
+        """Whether the file was truncated (and maybe written again) since the last read."""
+        if size < self._offset:
+            return True
+        tail = self._tail
+        if not tail:
+            return False
+        assert self._fh is not None
+        return os.pread(self._fh, len(tail), self._offset - len(tail)) != tail
 
     def poll(self) -> bytes:
         """New complete lines since the last call (b"" if none)."""
-        out = []
         if self._fh is None and not self._open():
             return b""
         assert self._fh is not None
-        size = os.fstat(self._fh).st_size
-        if size < self._offset:  # copytruncate: the file was emptied in place
+        if self._rewritten(os.fstat(self._fh).st_size):  # copytruncate: emptied in place
             self.truncations += 1
-            self._offset, self._partial = 0, b""
-        out.append(self._read_all())
+            self._offset, self._partial, self._tail, self._skipping = 0, b"", b"", False
+        data = self._read_all()
         try:
-            st = os.stat(self.path)
-            replaced = st.st_ino != self._inode
+            replaced = os.stat(self.path).st_ino != self._inode
         except FileNotFoundError:
             replaced = False  # renamed away and not yet recreated: keep reading the old one
-            st = None
-        if replaced:
-            out.append(self._read_all())  # drain what was written before the rename
-            tail = self._partial + b"".join(out)
-            self.close()
-            self.rotations += 1
-            self._open()
-            complete = self._take(tail) + (self._partial_flush())
-            return complete + self._take(self._read_all())
-        return self._take(b"".join(out))
+        if not replaced:
+            return self._take(data)
+        # drain what was written before the rename; the old file's last line, even
+        # without its newline, is complete now
+        old = self._take(data + self._read_all()) + self._partial_flush()
+        self.close()
+        self.rotations += 1
+        self._open()
+        return old + self._take(self._read_all())
 
     def _partial_flush(self) -> bytes:
-        # the old file ended without a newline: its last line is complete now
         held, self._partial = self._partial, b""
         return held + b"\n" if held else b""
 
     def _take(self, data: bytes) -> bytes:
         if not data:
             return b""
+        if self._skipping:
+            newline = data.find(b"\n")
+            if newline < 0:
+                return b""
+            data, self._skipping = data[newline + 1 :], False
         data = self._partial + data
         cut = data.rfind(b"\n") + 1
         if cut == 0 and len(data) > MAX_LINE:
-            self._partial = b""
+            self._partial, self._skipping = b"", True
             return data[:MAX_LINE] + b"\n"
         self._partial = data[cut:]
         return data[:cut]
@@ -255,6 +302,9 @@ class JournalSource:
 
     ``matches`` are journalctl match arguments (``_SYSTEMD_UNIT=sshd.service``, ``+``);
     ``cursor`` resumes after the last entry seen (keep ``self.cursor`` across restarts).
+    ``lines`` is how many old entries to start with (None: the whole journal).
+    ``batches()`` yields the entries that arrived together, so a busy journal is
+    handled a chunk at a time, not an entry at a time.
     """
 
     def __init__(
@@ -263,52 +313,79 @@ class JournalSource:
         *,
         cursor: str | None = None,
         journalctl: str = "journalctl",
-        lines: int = 0,
+        lines: int | None = 0,
     ) -> None:
         self.matches = list(matches)
         self.cursor = cursor
         self.journalctl = journalctl
         self.lines = lines
         self.skipped = 0
+        self.returncode: int | None = None  # journalctl's exit status once it ended
 
     def command(self) -> list[str]:
         cmd = [self.journalctl, "-f", "-o", "json", "--no-pager"]
         if self.cursor:
             cmd.append(f"--after-cursor={self.cursor}")
         else:
-            cmd.append(f"--lines={self.lines}")
+            cmd.append(f"--lines={'all' if self.lines is None else self.lines}")
         return cmd + self.matches
 
     def __aiter__(self) -> AsyncIterator[JournalEntry]:
         return self._follow()
 
     async def _follow(self) -> AsyncIterator[JournalEntry]:
+        async for batch in self.batches():
+            for entry in batch:
+                yield entry
+
+    async def batches(self) -> AsyncIterator[list[JournalEntry]]:
+        """Lists of entries, one per read of journalctl's output; ends when it exits."""
         if not journal_available(self.journalctl):
             raise FileNotFoundError(f"{self.journalctl} not found: this host has no journald")
         proc = await asyncio.create_subprocess_exec(
-            *self.command(),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            limit=MAX_LINE * 4,
+            *self.command(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
         )
         assert proc.stdout is not None
+        rest = b""
+        skipping = False  # inside the rest of an over-long entry
         try:
             while True:
-                try:
-                    raw = await proc.stdout.readline()
-                except ValueError:  # an over-long line: skip it
-                    self.skipped += 1
-                    continue
-                if not raw:
+                data = await proc.stdout.read(CHUNK)
+                if not data:
                     break
-                entry = parse_journal_json(raw)
-                if entry is None:
-                    self.skipped += 1
+                if skipping:
+                    newline = data.find(b"\n")
+                    if newline < 0:
+                        continue
+                    data, skipping = data[newline + 1 :], False
+                data = rest + data
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    if len(data) > MAX_JOURNAL_LINE:
+                        rest, skipping = b"", True
+                        self.skipped += 1
+                    else:
+                        rest = data
                     continue
-                if entry.cursor:
-                    self.cursor = entry.cursor
-                yield entry
+                rest = data[cut:]
+                batch = self._entries(data[:cut])
+                if batch:
+                    yield batch
         finally:
             if proc.returncode is None:
                 proc.kill()
-            await proc.wait()
+            self.returncode = await proc.wait()
+
+    def _entries(self, lines: bytes) -> list[JournalEntry]:
+        batch = []
+        for raw in lines.split(b"\n")[:-1]:
+            if not raw.strip():
+                continue
+            entry = parse_journal_json(raw) if len(raw) <= MAX_JOURNAL_LINE else None
+            if entry is None:
+                self.skipped += 1
+                continue
+            if entry.cursor:
+                self.cursor = entry.cursor
+            batch.append(entry)
+        return batch

@@ -97,17 +97,15 @@ class NatsBus:
                 log.warning("bus %s: %s", where, text)
 
         try:
-            client = await asyncio.wait_for(
-                nats.connect(
+            async with asyncio.timeout(timeout):
+                client = await nats.connect(
                     servers,
                     name="shieldwall-hub",
                     connect_timeout=min(timeout, 5.0),
                     reconnect_time_wait=1.0,
                     max_reconnect_attempts=-1,
                     error_cb=quiet,
-                ),
-                timeout,
-            )
+                )
         except (TimeoutError, OSError, NatsError) as exc:
             reason = scrub(str(exc), url) if str(exc) else last_error[0]
             raise BusError(

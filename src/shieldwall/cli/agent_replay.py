@@ -14,12 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from shieldwall.agent.detect import SCENARIOS, DetectConfig, DetectionEngine, Offence
-from shieldwall.agent.detect.buckets import BucketTable
-from shieldwall.agent.detect.scenarios import Threshold
+from shieldwall.agent.detect.fail2ban import FilterDetector, FilterRule, Match
 from shieldwall.agent.sources import replay_chunks
 from shieldwall.cli.common import CLIError, console
 from shieldwall.interop.fail2ban.config import ConfigError
-from shieldwall.interop.fail2ban.engine import FilterEngine
 from shieldwall.interop.fail2ban.filter import load_filter
 
 
@@ -112,23 +110,17 @@ def _replay_filter(
         definition = load_filter(args.fail2ban_filter)
     except ConfigError as exc:
         raise CLIError(f"fail2ban filter {exc}") from None
-    engine = FilterEngine(definition)
-    name = f"fail2ban-{definition.name}"
-    threshold = Threshold.window(args.maxretry, args.findtime)
-    table = BucketTable(name, threshold.capacity, threshold.leak_rate, 100_000)
+    rule = FilterRule(f"fail2ban-{definition.name}", definition, args.maxretry, args.findtime)
+    detector = FilterDetector(rule, max_buckets=100_000)
     offences: list[Offence] = []
+    matches: list[Match] | None = [] if emit else None
     for chunk in _chunks(path):
-        for result in engine.feed(chunk, now):
-            host = result.host
-            if not result.matched or host is None:
-                continue
-            when = result.time if result.time is not None else now
-            if emit:
-                row = {"line": result.line, "host": host, "filter": definition.name, "time": when}
+        offences.extend(detector.feed(chunk, now, matches))
+        if matches:
+            for m in matches:
+                row = {"line": m.line, "host": m.host, "filter": definition.name, "time": m.time}
                 sys.stdout.write(json.dumps(row) + "\n")
-            offence = table.add(host.encode("ascii", "replace"), when, result.line)
-            if offence is not None:
-                offences.append(offence)
+            matches.clear()
     return offences, "filter"
 
 

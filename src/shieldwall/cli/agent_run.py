@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from shieldwall.cli.common import CLIError, console
 
 
@@ -37,6 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     try:
         config = load_agent_config(args.config)
+        check_key_mode(config.key)
         key = SigningKey.load(config.key)
         enforcer = make_enforcer(config.enforcer, allow=config.policy.protected)
     except ValueError as exc:
@@ -54,8 +57,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         kind = event.pop("event")
         event.pop("member", None)
         event.pop("t", None)
-        details = " ".join(f"{k}={v}" for k, v in event.items())
-        out.print(f"[bold]{kind}[/] {details}", markup=True, highlight=False)
+        details = escape(" ".join(f"{k}={v}" for k, v in event.items()))
+        out.print(f"[bold]{escape(kind)}[/] {details}", markup=True, highlight=False)
 
     agent = Agent(config, client=client, enforcer=enforcer, outbox=outbox, on_event=show)
 
@@ -73,3 +76,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         client.close()
         outbox.close()
     return 0
+
+
+def check_key_mode(path: Path) -> None:
+    """Refuse a private key others may read, as ssh does (``shieldwall keygen`` writes 0600)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # SigningKey.load says what is wrong with it
+    if mode & 0o077:
+        raise CLIError(
+            f"key file {str(path)!r} is readable by other users (mode {mode & 0o777:03o}): "
+            f"run 'chmod 600 {path}'"
+        )

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from shieldwall.client.sse import ServerEvent, parse
+from shieldwall.client.sse import EventReader, ServerEvent, read_events
 from shieldwall.signing import (
     MEMBER_HEADER,
     SIGNATURE_HEADER,
@@ -118,7 +118,11 @@ class HubClient:
             return data
         error = (data or {}).get("error") if isinstance(data, dict) else None
         if isinstance(error, dict):
-            raise HubError(str(error.get("message")), response.status_code, str(error.get("code")))
+            raise HubError(
+                _clean(error.get("message"), 500),
+                response.status_code,
+                _clean(error.get("code"), 64),
+            )
         raise HubError(
             f"hub answered HTTP {response.status_code} for {response.request.url.path}",
             response.status_code,
@@ -225,9 +229,15 @@ class HubClient:
         return self._send("GET", path)
 
     def stream(
-        self, after: int | None = None, timeout: float | None = None
+        self,
+        after: int | None = None,
+        timeout: float | None = None,
+        reader: EventReader | None = None,
     ) -> Iterator[ServerEvent]:
-        """Follow the decision stream (blocking); ends when the connection does."""
+        """Follow the decision stream (blocking); ends when the connection does.
+
+        ``reader`` bounds what is held (an oversized event is skipped and counted).
+        """
         headers = self.stream_headers()
         if after is not None:
             headers["Last-Event-ID"] = str(after)
@@ -238,6 +248,12 @@ class HubClient:
                 if not response.is_success:
                     response.read()
                     self._result(response)
-                yield from parse(response.iter_lines())
+                yield from read_events(response.iter_bytes(), reader)
         except httpx.TransportError as exc:
             raise HubError(f"stream from {self.url} ended ({exc.__class__.__name__})") from None
+
+
+def _clean(value: object, limit: int) -> str:
+    """What the hub said, made safe to show: no control characters, bounded length."""
+    text = str(value)[: limit * 2]
+    return "".join(c if c.isprintable() else " " for c in text)[:limit]

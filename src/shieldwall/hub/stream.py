@@ -74,7 +74,10 @@ class Broadcaster:
                     after = batch[-1].id
                     continue
                 try:
-                    await asyncio.wait_for(changed.wait(), heartbeat)
+                    # asyncio.timeout, not wait_for: Python 3.11's wait_for can
+                    # swallow a cancellation that arrives with a publish.
+                    async with asyncio.timeout(heartbeat):
+                        await changed.wait()
                 except TimeoutError:
                     yield None
         finally:

@@ -110,7 +110,12 @@ class DetectionEngine:
                 parsed = stamped = False
             name, pattern, check, table = plans[key & MASK]
             if pattern is not None:  # a syslog line
-                m = pattern.search(line)
+                if len(line) <= SYSLOG_SCAN:
+                    m = pattern.search(line)
+                else:  # see SYSLOG_SCAN: a match must end well inside the window
+                    m = pattern.search(line, 0, SYSLOG_SCAN)
+                    if m is not None and m.end() > SYSLOG_SCAN - 64:
+                        m = None
                 if m is None:
                     continue
                 source = m.group(1)
@@ -146,4 +151,10 @@ class DetectionEngine:
 
 
 _MAPPED = (b"::ffff:", b"::FFFF:")
+#: Syslog scenarios look for their match in the first bytes of a line only. The daemons
+#: they read cut what they log (sshd writes ``%.100s`` user and host fields), and a
+#: search over a hostile line of megabytes that repeats the daemon's tag costs time
+#: quadratic in its length. A match ending in the last 64 bytes of the window is not
+#: trusted: the address it read may be cut.
+SYSLOG_SCAN = 2048
 MASK = MAX_SCENARIOS - 1

@@ -37,6 +37,19 @@ BACKENDS: dict[str, frozenset[str]] = {
     "memory": frozenset(),
 }
 _NETNS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_KIND = {str: "a string", int: "a whole number", bool: "true or false"}
+# key -> (type, example): every value is checked before any backend sees it
+_TYPES: dict[str, tuple[type, str]] = {
+    "table": (str, '"shieldwall"'),
+    "verdict": (str, '"drop"'),
+    "priority": (int, "-10"),
+    "counters": (bool, "true"),
+    "prefix": (str, '"shieldwall"'),
+    "chain": (str, '"SHIELDWALL"'),
+    "maxelem": (int, "1048576"),
+    "path": (str, '"/etc/nginx/shieldwall.conf"'),
+    "line_format": (str, '"deny {target};"'),
+}
 
 
 def make_enforcer(
@@ -59,6 +72,14 @@ def make_enforcer(
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"{backend} takes {known or 'none'}"
             raise ValueError(f"[enforcer] key {key!r} does not apply to {backend}: {hint}")
+    for key, value in options.items():
+        if key not in _TYPES:
+            continue
+        kind, example = _TYPES[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(
+                f"[enforcer] {key} = {value!r} must be {_KIND[kind]}, e.g. {key} = {example}"
+            )
     netns = options.pop("netns", None)
     if runner is None and netns is not None:
         if not isinstance(netns, str) or not _NETNS.match(netns):
@@ -70,7 +91,9 @@ def make_enforcer(
             value = options[key]
             if isinstance(value, str) or not isinstance(value, (list, tuple)):
                 raise ValueError(f"[enforcer] {key} = {value!r} must be a list of strings")
-            options[key] = tuple(str(v) for v in value)
+            if not all(isinstance(v, str) for v in value):
+                raise ValueError(f"[enforcer] {key} = {value!r} must be a list of strings")
+            options[key] = tuple(value)
     try:
         if backend == "nftables":
             return NftablesEnforcer(
