@@ -159,7 +159,24 @@ def test_readme_flow(hub_process: HubProcess, tmp_path: Path) -> None:
 
 
 def test_cli_errors_are_one_line(hub_process: HubProcess, tmp_path: Path) -> None:
+    shared = tmp_path / "shared.key"
+    cli("keygen", str(shared))
+    shared.chmod(0o644)
     cases = [
+        (
+            [
+                "report",
+                "--hub",
+                hub_process.url,
+                "--name",
+                "x",
+                "--key",
+                str(shared),
+                "1.2.3.4",
+                "s",
+            ],
+            "is readable by other users (mode 644): run 'chmod 600",
+        ),
         (
             [
                 "report",

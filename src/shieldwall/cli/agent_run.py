@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from shieldwall.cli.common import CLIError, console
+from shieldwall.cli.common import CLIError, check_key_mode, console
 
 
 def add_parser(actions: Any) -> None:
@@ -76,16 +76,3 @@ def cmd_run(args: argparse.Namespace) -> int:
         client.close()
         outbox.close()
     return 0
-
-
-def check_key_mode(path: Path) -> None:
-    """Refuse a private key others may read, as ssh does (``shieldwall keygen`` writes 0600)."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return  # SigningKey.load says what is wrong with it
-    if mode & 0o077:
-        raise CLIError(
-            f"key file {str(path)!r} is readable by other users (mode {mode & 0o777:03o}): "
-            f"run 'chmod 600 {path}'"
-        )

@@ -52,3 +52,16 @@ def listen_address(value: str) -> tuple[str, int]:
             f"listen address {value!r} is not HOST:PORT: give one such as 127.0.0.1:8080"
         )
     return host.strip("[]"), int(port)
+
+
+def check_key_mode(path: Path) -> None:
+    """Refuse a private key others may read, as ssh does (``shieldwall keygen`` writes 0600)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # SigningKey.load says what is wrong with it
+    if mode & 0o077:
+        raise CLIError(
+            f"key file {str(path)!r} is readable by other users (mode {mode & 0o777:03o}): "
+            f"run 'chmod 600 {path}'"
+        )

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from shieldwall.cli.common import CLIError
+from shieldwall.cli.common import CLIError, check_key_mode
 from shieldwall.client import HubClient, HubError
 from shieldwall.signing import SigningKey
 
@@ -51,6 +51,7 @@ class _Client:
             )
         key = None
         if getattr(args, "key", None) is not None:
+            check_key_mode(Path(args.key))
             try:
                 key = SigningKey.load(args.key)
             except ValueError as exc:
