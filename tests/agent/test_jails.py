@@ -201,16 +201,16 @@ def test_journal_matches_join_lines_with_or() -> None:
             {"jail_local": ""}, {}, "no jail is enabled in", id="nothing-enabled"
         ),
         pytest.param(
-            {"filter.d__sshd.conf": SSHD.replace("[Definition]", "[Definition]\nmaxlines = 2")},
+            {"filter.d__sshd.conf": SSHD.replace("[Definition]", "[Definition]\nmaxlines = 0")},
             {},
-            "sshd.conf:7: maxlines = 2 (multi-line matching) is not supported",
-            id="multi-line-filter-with-file-and-line",
+            "sshd.conf:7: maxlines = '0' is not a whole number from 1 to 1000",
+            id="bad-maxlines-with-file-and-line",
         ),
         pytest.param(
-            {"filter.d__sshd.conf": SSHD.replace("<HOST> port", "<SKIPLINES> <HOST> port")},
+            {"filter.d__sshd.conf": SSHD.replace("from <ADDR>", "from somebody")},
             {},
-            "sshd-extra.conf:3: failregex #1: <SKIPLINES> needs multi-line buffering",
-            id="skiplines-with-file-and-line",
+            "sshd-extra.conf:3: failregex #2 captures no host",
+            id="failregex-without-host-with-file-and-line",
         ),
         pytest.param(
             {"filter.d__sshd.conf": SSHD.replace("%(__prefix_line)s", "%(nowhere)s")},

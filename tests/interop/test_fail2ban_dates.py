@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +41,7 @@ def local(*fields: int) -> float:
         pytest.param("Dec 31 23:59:50 web1 sshd[1]: x", (2024, 12, 31, 23, 59, 55),
                      (2024, 12, 31, 23, 59, 50, 0), id="syslog-same-day"),
         pytest.param("2024-03-03 06:31:12.250 web1 app: x", (2024, 3, 10, 0, 0, 0),
-                     (2024, 3, 3, 6, 31, 12, 250), id="iso-local-fraction"),
+                     (2024, 3, 3, 6, 31, 12, 0), id="iso-local-fraction-dropped-as-fail2ban-does"),
     ],
 )  # fmt: skip
 def test_local_stamps_twice_and_uncached_agree(
@@ -118,9 +119,14 @@ def test_cache_is_bounded_and_still_right(local_zone: None) -> None:
 
 def test_unparseable_date_is_cached_as_no_time() -> None:
     detector = DateDetector()
-    line = '203.0.113.5 - - [03/Foo/2024:06:31:12 +0000] "GET / HTTP/1.1" 404 1'
+    line = "2024-02-31 06:31:12 web1 app: x"  # the template matches; February has no 31st
     found = [detector.find(line, 1.8e9) for _ in range(2)]
-    assert [(m.start, m.end, m.time) if m else None for m in found] == [(17, 43, None)] * 2
+    assert [(m.start, m.end, m.time) if m else None for m in found] == [(0, 19, None)] * 2
+
+
+def test_month_names_are_real_ones() -> None:
+    line = '203.0.113.5 - - [03/Foo/2024:06:31:12 +0000] "GET / HTTP/1.1" 404 1'
+    assert DateDetector().find(line, 1.8e9) is None
 
 
 PATTERNS = [
@@ -177,3 +183,81 @@ def test_literal_scan_finds_the_lines_the_prefilter_regex_finds(tmp_path: Path) 
         (14, "203.0.113.5"),
     ]
     assert runs[0][1:] == (10, 14)
+
+
+def utc(*fields: int) -> float:
+    return float(calendar.timegm(fields))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "line", "span", "expected"),
+    [
+        pytest.param("%ExY-%Exm-%Exd %ExH:%ExM:%ExS %ExZ", "2024-03-03 06:31:12 CET x", (0, 23),
+                     utc(2024, 3, 3, 5, 31, 12), id="exact-fields-and-zone-name"),
+        pytest.param("%ExY-%Exm-%Exd %ExH:%ExM:%ExS %Exz", "2024-03-03 06:31:12 CET+0100 x",
+                     (0, 28), utc(2024, 3, 3, 4, 31, 12), id="zone-name-plus-offset"),
+        pytest.param("%ExY-%m-%d %H:%M:%S %z", "1999-03-03 06:31:12 +0000 x", None, None,
+                     id="ExY-only-this-century"),
+        pytest.param("^%Exd/%Exm/%Exy %Exk:%M:%S", "03/03/24  6:31:12 x", (0, 17),
+                     utc(2024, 3, 3, 6, 31, 12), id="two-digit-year-and-padded-hour"),
+        pytest.param("^%Exd/%Exm", "3/3 x", None, None, id="Exd-needs-two-digits"),
+        pytest.param("^%b-%d-%Exy %H:%M:%S", "Mar-03-24 06:31:12 assp", (0, 18),
+                     utc(2024, 3, 3, 6, 31, 12), id="assp"),
+        pytest.param("^L %d/%m/%Y - %H:%M:%S", "L 03/03/2024 - 06:31:12: x", (0, 23),
+                     utc(2024, 3, 3, 6, 31, 12), id="own-prefix-outside-the-group-is-cut"),
+        pytest.param("^\\[(%d/%b/%Y %H:%M:%S)\\]", "[03/Mar/2024 06:31:12] x", (1, 21),
+                     utc(2024, 3, 3, 6, 31, 12), id="own-group-only-is-cut"),
+        pytest.param("^[^\\[]*\\[({DATE})", '1.2.3.4 - - [03/Mar/2024:06:31:12 +0100] "GET /"',
+                     (13, 39), utc(2024, 3, 3, 5, 31, 12), id="DATE-inside-brackets"),
+        pytest.param("{^LN-BEG}%H:%M:%S", "  06:31:12 x", (2, 10), None, id="LN-BEG-skips-2-chars"),
+        pytest.param("%H:%M:%S", "x06:31:12", None, None, id="word-boundary"),
+        pytest.param("**%H:%M:%S", "x06:31:12", (1, 9), None, id="stars-unbind"),
+        pytest.param("^I\\(()**", "I(<0.1.0>) x", (2, 2), None, id="empty-group-means-no-date"),
+        pytest.param("{^LN-BEG}EPOCH", "[1709447472] x", (1, 11), 1709447472.0, id="epoch-square"),
+        pytest.param("LEPOCH", "1709447472123 x", (0, 13), 1709447472.123, id="long-epoch-ms"),
+        pytest.param("{^LN-BEG}TAI64N", "@4000000065e4331a2ef02e94 x", (0, 25), 1709454106.0,
+                     id="tai64n"),
+    ],
+)  # fmt: skip
+def test_datepattern_codes_and_bounds_as_fail2ban(
+    monkeypatch: pytest.MonkeyPatch,
+    pattern: str,
+    line: str,
+    span: tuple[int, int] | None,
+    expected: float | None,
+) -> None:
+    monkeypatch.setenv("TZ", "UTC0")
+    time.tzset()
+    try:
+        found = DateDetector(pattern).find(line, utc(2024, 3, 10, 0, 0, 0))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    if span is None:
+        assert found is None
+        return
+    assert found is not None and (found.start, found.end) == span
+    if expected is not None or span[0] == span[1]:
+        assert found.time == pytest.approx(expected) if expected is not None else found.time is None
+
+
+def test_time_of_day_alone_is_today_or_yesterday(local_zone: None) -> None:
+    detector = DateDetector("{^LN-BEG}%H:%M:%S")
+    now = local(2024, 3, 10, 12, 0, 0)
+    assert detector.find("06:31:12 x", now).time == local(2024, 3, 10, 6, 31, 12)  # type: ignore[union-attr]
+    assert detector.find("23:31:12 x", now).time == local(2024, 3, 9, 23, 31, 12)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        pytest.param("%Q", "uses %Q, which is not supported"),
+        pytest.param("%ExQ", "uses %ExQ, which is not supported"),
+        pytest.param("%H:%M 50%", "uses %, which is not supported"),
+        pytest.param("%H:%M:%S\n%H:%M:%S", "lists '%H:%M:%S' twice"),
+        pytest.param("(%H", "is not a valid regular expression"),
+    ],
+)
+def test_bad_datepatterns_are_refused(pattern: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        DateDetector(pattern, "f.conf:3")

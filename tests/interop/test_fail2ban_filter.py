@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from shieldwall.interop.fail2ban.config import ConfigError
+from shieldwall.interop.fail2ban.config import ConfigError, read_config
 from shieldwall.interop.fail2ban.engine import FilterEngine
 from shieldwall.interop.fail2ban.filter import load_filter, parse_filter_spec
 from shieldwall.interop.fail2ban.jail import load_jails, parse_duration
@@ -100,11 +100,15 @@ def test_filter_arguments_override_definition(tmp_path: Path) -> None:
                      id="bad-regex"),
         pytest.param("[Definition]\nfailregex = ^a %(missing)s <HOST>\n",
                      "f.conf:2: option 'failregex' refers to %(missing)s", id="missing-variable"),
-        pytest.param("[Definition]\nmaxlines = 3\nfailregex = ^a <HOST>\n",
-                     "f.conf:2: maxlines = 3 (multi-line matching) is not supported",
-                     id="multi-line"),
-        pytest.param("[Definition]\nfailregex = ^a<SKIPLINES>b <HOST>\n",
-                     "f.conf:2: failregex #1: <SKIPLINES>", id="skiplines"),
+        pytest.param("[Definition]\nmaxlines = 0\nfailregex = ^a <HOST>\n",
+                     "f.conf:2: maxlines = '0' is not a whole number from 1 to 1000",
+                     id="maxlines-zero"),
+        pytest.param("[Definition]\nmaxlines = 5000\nfailregex = ^a <HOST>\n",
+                     "f.conf:2: maxlines = '5000' is not a whole number from 1 to 1000",
+                     id="maxlines-huge"),
+        pytest.param("[Definition]\nfailregex = ^a <HOST>\n  ^no host here\n",
+                     "f.conf:2: failregex #2 captures no host ('^no host here')",
+                     id="failregex-without-host"),
         pytest.param("[Definition]\nfailregex =\n", "failregex is empty", id="empty"),
         pytest.param("[Definition]\nprefregex = ^x\nfailregex = ^a <HOST>\n",
                      "f.conf:2: prefregex has no <F-CONTENT>", id="prefregex-content"),
@@ -181,4 +185,85 @@ def test_bad_jail_values_name_file_and_line(tmp_path: Path) -> None:
         load_jails(tmp_path / "jail.conf")
     write(tmp_path, "jail.conf", "[sshd]\nignoreip = localhost\n")
     with pytest.raises(ConfigError, match=r"jail.conf:2: ignoreip entry 'localhost'"):
+        load_jails(tmp_path / "jail.conf")
+
+
+def test_non_utf8_local_file_is_named(tmp_path: Path) -> None:
+    write(tmp_path, "f.conf", "[Definition]\nfailregex = ^a <HOST>\n")
+    (tmp_path / "f.local").write_bytes(b"[Definition]\nfailregex = ^caf\xe9 <HOST>\n")
+    with pytest.raises(ConfigError, match=r"f\.local: not UTF-8 text \(byte 29\): save"):
+        load_filter(tmp_path / "f.conf")
+
+
+def test_local_files_have_includes_and_come_after_the_after_includes(tmp_path: Path) -> None:
+    # fail2ban's order: before, f.conf, after, then f.local with its own before/after
+    write(tmp_path, "f.conf", "[INCLUDES]\nafter = a.conf\n[Definition]\nv = conf\n"
+                              "failregex = ^<v> <HOST>\n")  # fmt: skip
+    write(tmp_path, "a.conf", "[Definition]\nv = after\n")
+    write(tmp_path, "f.local", "[INCLUDES]\nbefore = lb.conf\nafter = la.conf\n"
+                               "[Definition]\nw = local\n")  # fmt: skip
+    write(tmp_path, "lb.conf", "[Definition]\nv = local-before\nw = local-before\n")
+    write(tmp_path, "la.conf", "[Definition]\nw = local-after %(known/w)s\n")
+    definition = load_filter(tmp_path / "f.conf")
+    assert definition.failregex[0].source == "^local-before <HOST>"
+    config = read_config(tmp_path / "f.conf")
+    assert [p.name for p in config.files] == ["f.conf", "a.conf", "lb.conf", "f.local", "la.conf"]
+    assert config.get("Definition", "w").text == "local-after local"  # type: ignore[union-attr]
+
+
+def test_include_loops_are_skipped_as_fail2ban_skips_them(tmp_path: Path) -> None:
+    write(
+        tmp_path, "f.conf", "[INCLUDES]\nbefore = g.conf\n[Definition]\nfailregex = ^<x> <HOST>\n"
+    )
+    write(tmp_path, "g.conf", "[INCLUDES]\nbefore = f.conf\n[Definition]\nx = from-g\n")
+    assert load_filter(tmp_path / "f.conf").failregex[0].source == "^from-g <HOST>"
+
+
+def test_known_falls_back_to_default(tmp_path: Path) -> None:
+    # as Debian's sendmail filters extend common.conf's [DEFAULT] __prefix_line
+    write(tmp_path, "common.conf", "[DEFAULT]\npre = \\S+ app:\n")
+    write(tmp_path, "f.conf", "[INCLUDES]\nbefore = common.conf\n[Definition]\n"
+                              "pre = %(known/pre)s \\w+:\nfailregex = ^%(pre)s <HOST>\n")  # fmt: skip
+    assert load_filter(tmp_path / "f.conf").failregex[0].source == "^\\S+ app: \\w+: <HOST>"
+
+
+def test_filter_drop_in_directory(tmp_path: Path) -> None:
+    write(tmp_path, "f.conf", "[Definition]\nfailregex = ^conf <HOST>\n")
+    (tmp_path / "f.d").mkdir()
+    write(tmp_path, "f.d/10-more.conf", "[Definition]\nfailregex = ^drop-in <HOST>\n")
+    write(tmp_path, "f.local", "[Definition]\nfailregex = ^local <HOST>\n")
+    write(tmp_path, "f.d/20-last.local", "[Definition]\nfailregex = %(known/failregex)s\n"
+                                         "    ^drop-in-local <HOST>\n")  # fmt: skip
+    assert [r.source for r in load_filter(tmp_path / "f.conf").failregex] == [
+        "^local <HOST>",
+        "^drop-in-local <HOST>",
+    ]
+
+
+def test_jail_d_local_files_are_read_last(tmp_path: Path) -> None:
+    write(tmp_path, "jail.conf", "[sshd]\nmaxretry = 1\nfindtime = 1\nbantime = 1\n")
+    (tmp_path / "jail.d").mkdir()
+    write(tmp_path, "jail.d/a.conf", "[sshd]\nmaxretry = 2\nfindtime = 2\nbantime = 2\n")
+    write(tmp_path, "jail.local", "[sshd]\nmaxretry = 3\nfindtime = 3\n")
+    write(tmp_path, "jail.d/only.local", "[sshd]\nmaxretry = 4\nenabled = true\n")
+    [sshd] = load_jails(tmp_path / "jail.conf")
+    assert (sshd.maxretry, sshd.findtime, sshd.bantime, sshd.enabled) == (4, 3.0, 2.0, True)
+    assert sshd.where == f"{tmp_path}/jail.d/only.local:3"
+    assert sshd.where_of("maxretry") == f"{tmp_path}/jail.d/only.local:2"
+    assert sshd.where_of("findtime") == f"{tmp_path}/jail.local:3"
+    assert sshd.where_of("bantime") == f"{tmp_path}/jail.d/a.conf:4"
+
+
+def test_jail_options_are_located_where_they_are_set(tmp_path: Path) -> None:
+    write(tmp_path, "jail.conf", "[DEFAULT]\nbackend = auto\n\n[sshd]\nlogpath = /var/log/auth.log\n"
+                                 "\n[web]\nfilter = nginx-http-auth\n")  # fmt: skip
+    jails = {j.name: j for j in load_jails(tmp_path / "jail.conf")}
+    sshd, web = jails["sshd"], jails["web"]
+    assert sshd.where == f"{tmp_path}/jail.conf:4"  # not enabled here: its section
+    assert sshd.where_of("backend") == f"{tmp_path}/jail.conf:2"  # from [DEFAULT]
+    assert sshd.where_of("logpath") == f"{tmp_path}/jail.conf:5"
+    assert sshd.where_of("maxretry") == sshd.where  # fail2ban's default: the jail
+    assert web.where_of("filter") == f"{tmp_path}/jail.conf:8"
+    write(tmp_path, "jail.local", "[web]\n\nfindtime = soon\n")
+    with pytest.raises(ConfigError, match=r"jail\.local:3: time 'soon' is not a duration"):
         load_jails(tmp_path / "jail.conf")

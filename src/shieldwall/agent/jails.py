@@ -104,12 +104,13 @@ def _sources(jail: Jail, filters: Path) -> list[JailSource]:
         raise ValueError(f"[fail2ban] jail {jail.name!r} ({where}): filter {exc}") from None
     if not jail.findtime > 0:
         raise ValueError(
-            f"[fail2ban] jail {jail.name!r} ({where}): findtime = {jail.findtime:g} "
+            f"[fail2ban] jail {jail.name!r} ({jail.where_of('findtime')}): "
+            f"findtime = {jail.findtime:g} "
             "must be a positive duration, e.g. 10m"
         )
     if jail.bantime == 0:
         raise ValueError(
-            f"[fail2ban] jail {jail.name!r} ({where}): bantime = 0 bans nothing: "
+            f"[fail2ban] jail {jail.name!r} ({jail.where_of('bantime')}): bantime = 0 bans nothing: "
             "give a duration such as 10m, or -1 for ever"
         )
     rule = FilterRule(
@@ -125,13 +126,15 @@ def _sources(jail: Jail, filters: Path) -> list[JailSource]:
     if backend.startswith("systemd"):
         if backend != "systemd":
             raise ValueError(
-                f"[fail2ban] jail {jail.name!r} ({where}): backend {jail.backend!r}: "
+                f"[fail2ban] jail {jail.name!r} ({jail.where_of('backend')}): "
+                f"backend {jail.backend!r}: "
                 "systemd options are not supported here; write backend = systemd"
             )
         return [JailSource(rule, journald=journal_matches(definition.journalmatch))]
     if backend not in _FILE_BACKENDS:
         raise ValueError(
-            f"[fail2ban] jail {jail.name!r} ({where}): backend {jail.backend!r} is not "
+            f"[fail2ban] jail {jail.name!r} ({jail.where_of('backend')}): "
+            f"backend {jail.backend!r} is not "
             f"supported: use systemd or one of {', '.join(sorted(_FILE_BACKENDS))}"
         )
     if not jail.logpath:
@@ -149,7 +152,8 @@ def _sources(jail: Jail, filters: Path) -> list[JailSource]:
         paths = _paths(pattern)
         if not paths:
             raise ValueError(
-                f"[fail2ban] jail {jail.name!r} ({where}): logpath {pattern!r} matches no "
+                f"[fail2ban] jail {jail.name!r} ({jail.where_of('logpath')}): "
+                f"logpath {pattern!r} matches no "
                 "file: fix the pattern or create the log"
             )
         out.extend(JailSource(rule, path=Path(p), from_start=from_start) for p in paths)

@@ -40,6 +40,8 @@ class Config:
     # Values replaced by a later file, for ``%(known/option)s``.
     known: dict[str, dict[str, Value]] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    # "path:line" of the first header of each section
+    headers: dict[str, str] = field(default_factory=dict)
 
     def section(self, name: str) -> dict[str, Value]:
         return self.sections.get(name, {})
@@ -74,9 +76,10 @@ class Config:
             if "/" in name:
                 sec, opt = name.split("/", 1)
                 if sec == "known":
-                    ref = self.known.get(section, {}).get(opt) or self.known.get("DEFAULT", {}).get(
-                        opt
-                    )
+                    # the value an earlier file gave this section's option, else [DEFAULT]'s
+                    ref = self.known.get(section, {}).get(opt)
+                    if ref is None:
+                        ref = self.sections.get("DEFAULT", {}).get(opt)
                     if ref is None:
                         return ""
                     return self.interpolate(section, opt, ref, depth + 1)
@@ -100,8 +103,12 @@ class Config:
         return name
 
 
+HEADER = ""  # the option name of the row a section header gives
+
+
 def parse_ini(text: str, source: str) -> list[tuple[str, str, str, int]]:
-    """(section, option, value, line) tuples in file order; raises ConfigError."""
+    """(section, option, value, line) tuples in file order, and (section, HEADER, "",
+    line) for each section header; raises ConfigError."""
     rows: list[tuple[str, str, str, int]] = []
     section: str | None = None
     current: list[object] | None = None  # [section, key, [lines], lineno]
@@ -127,6 +134,7 @@ def parse_ini(text: str, source: str) -> list[tuple[str, str, str, int]]:
         m = _SECTION.match(stripped)
         if m:
             section = m.group("name").strip()
+            rows.append((section, HEADER, "", lineno))
             continue
         m = _OPTION.match(stripped)
         if m is None:
@@ -151,11 +159,70 @@ def _finish(current: list[object]) -> tuple[str, str, str, int]:
     return str(section), str(key), "\n".join(lines).strip("\n"), lineno
 
 
-def read_config(path: Path, config: Config | None = None, depth: int = 0) -> Config:
-    """Read ``path`` with its ``[INCLUDES]`` and its ``.local`` companion, fail2ban-style."""
+def read_config(path: Path, config: Config | None = None) -> Config:
+    """Read ``path`` as fail2ban reads a configuration: for ``NAME.conf``, the files
+    ``NAME.conf``, ``NAME.d/*.conf``, ``NAME.local``, ``NAME.d/*.local`` (those that
+    exist), each with its ``[INCLUDES]`` in place: ``before`` files, the file, ``after``
+    files, an included file followed by its own ``.local``. Includes already being read
+    are skipped (as fail2ban skips them), absent ones too (typically optional ``.local``
+    files)."""
     config = config if config is not None else Config()
-    if depth > MAX_INCLUDE_DEPTH:
+    if not path.is_file():
+        _read_text(path)  # the error that says why
+    files = [path]
+    if path.suffix == ".conf":
+        drop_in = path.with_suffix(".d")
+        files += sorted(drop_in.glob("*.conf"))
+        files.append(path.with_suffix(".local"))
+        files += sorted(drop_in.glob("*.local"))
+    parsed: dict[Path, Rows] = {}
+    for file in files:
+        if file.is_file():
+            for part, rows in _with_includes(file, (), parsed):
+                _merge(config, rows, part)
+    return config
+
+
+Rows = list[tuple[str, str, str, int]]
+
+
+def _with_local(path: Path, chain: tuple[Path, ...], parsed: dict[Path, Rows]) -> list[tuple[Path, Rows]]:  # fmt: skip
+    ordered = _with_includes(path, chain, parsed)
+    local = path.with_suffix(".local")
+    if local != path and local.is_file() and local.resolve() not in chain:
+        ordered.extend(_with_includes(local, chain, parsed))
+    return ordered
+
+
+def _with_includes(path: Path, chain: tuple[Path, ...], parsed: dict[Path, Rows]) -> list[tuple[Path, Rows]]:  # fmt: skip
+    if len(chain) > MAX_INCLUDE_DEPTH:
         raise ConfigError(str(path), "includes nested too deeply: look for an include loop")
+    rows = parsed.get(path)
+    if rows is None:
+        rows = parsed[path] = parse_ini(_read_text(path), str(path))
+    includes: dict[str, list[Path]] = {"before": [], "after": []}
+    for section, key, value, line in rows:
+        if section.upper() != "INCLUDES" or key == HEADER:
+            continue
+        if key not in includes:
+            raise ConfigError(
+                f"{path}:{line}",
+                f"unsupported option {key!r} in [INCLUDES]: only 'before' and 'after' exist",
+            )
+        includes[key].extend((path.parent / v.strip()) for v in value.split("\n") if v.strip())
+    here = (*chain, path.resolve())
+    ordered: list[tuple[Path, Rows]] = []
+    for key in ("before", "after"):
+        if key == "after":
+            ordered.append((path, rows))
+        for target in includes[key]:
+            if target.resolve() in here or not target.is_file():
+                continue
+            ordered.extend(_with_local(target, here, parsed))
+    return ordered
+
+
+def _read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -163,49 +230,26 @@ def read_config(path: Path, config: Config | None = None, depth: int = 0) -> Con
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read ({exc.strerror}): check permissions") from None
     if len(data) > MAX_VALUE_LENGTH:
-        raise ConfigError(str(path), "file larger than 1 MB: this is not a fail2ban filter")
+        raise ConfigError(
+            str(path), "file larger than 1 MB: this is not a fail2ban configuration file"
+        )
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(str(path), f"not UTF-8 text (byte {exc.start})") from None
-    rows = parse_ini(text, str(path))
-    before: list[tuple[str, int]] = []
-    after: list[tuple[str, int]] = []
-    for section, key, value, line in rows:
-        if section.upper() != "INCLUDES":
-            continue
-        if key in ("before", "after"):
-            target = before if key == "before" else after
-            target.extend((v.strip(), line) for v in value.split("\n") if v.strip())
-        else:
-            raise ConfigError(
-                f"{path}:{line}",
-                f"unsupported option {key!r} in [INCLUDES]: only 'before' and 'after' exist",
-            )
-    for name, _line in before:
-        _include(path, name, config, depth)
-    _merge(config, rows, path)
-    local = path.with_suffix(".local")
-    if path.suffix == ".conf" and local.is_file():
-        _merge(config, parse_ini(local.read_text("utf-8"), str(local)), local)
-    for name, _line in after:
-        _include(path, name, config, depth)
-    return config
+        raise ConfigError(
+            str(path), f"not UTF-8 text (byte {exc.start}): save the file as UTF-8"
+        ) from None
 
 
-def _include(path: Path, name: str, config: Config, depth: int) -> None:
-    target = (path.parent / name).resolve()
-    # fail2ban silently skips absent includes (typically the optional *.local files).
-    if target.is_file():
-        read_config(target, config, depth + 1)
-
-
-def _merge(config: Config, rows: list[tuple[str, str, str, int]], path: Path) -> None:
+def _merge(config: Config, rows: Rows, path: Path) -> None:
     config.files.append(path)
     for section, key, value, line in rows:
         if section.upper() == "INCLUDES":
             continue
         options = config.sections.setdefault(section, {})
+        if key == HEADER:
+            config.headers.setdefault(section, f"{path}:{line}")
+            continue
         if key in options:
             config.known.setdefault(section, {})[key] = options[key]
         options[key] = Value(value, f"{path}:{line}")

@@ -4,7 +4,9 @@ Sans-I/O: feed chunks of complete lines, get one :class:`LineResult` per line th
 any failregex matched. A bytes prefilter built from the regexes' literal text skips
 the lines no failregex can match before any regex runs. Multi-line connection ids
 (``<F-MLFID>``, ``<F-NOFAIL>``, ``<F-MLFFORGET>``, ``<F-MLFGAINED>``) are merged as
-fail2ban merges them, in a bounded cache.
+fail2ban merges them, in a bounded cache. A filter with ``maxlines`` > 1 runs its
+failregexes over its last lines joined, as fail2ban's line buffer does (see
+:mod:`.multiline`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from shieldwall.interop.fail2ban.dates import strip_date
 from shieldwall.interop.fail2ban.filter import FilterDefinition
+from shieldwall.interop.fail2ban.multiline import LineBuffer
 from shieldwall.interop.fail2ban.prefilter import required_literals
 
 MLFID_CACHE_SIZE = 100
@@ -71,13 +74,14 @@ class FilterEngine:
         self._ignore_early = bool(definition.ignoreregex) and len(definition.ignoreregex) < (
             len(definition.failregex) - 2
         )
+        self._buffer = LineBuffer(definition.maxlines) if definition.maxlines > 1 else None
 
     def feed(self, chunk: bytes, now: float, first_line: int | None = None) -> list[LineResult]:
         """Process ``chunk`` (complete lines); ``now`` dates year-less timestamps."""
         base = self.lines if first_line is None else first_line - 1
         results: list[LineResult] = []
         definition = self.definition
-        if definition.prefilter_literals is not None:
+        if definition.prefilter_literals is not None:  # never with a multi-line buffer
             spans = _literal_spans(chunk, definition.prefilter_literals)
         elif definition.prefilter is not None:
             spans = _regex_spans(chunk, definition.prefilter)
@@ -115,7 +119,9 @@ class FilterEngine:
             self._last_time = when
         else:
             when = self._last_time
-        buf = strip_date(line, dm) + "\n"
+        buffer = self._buffer
+        text = strip_date(line, dm)
+        buf = text + "\n" if buffer is None else buffer.add(text)
         if self._ignore_early and _any_match(definition.ignoreregex, buf):
             return None
         pre: dict[str, Any] = {}
@@ -127,6 +133,8 @@ class FilterEngine:
             content = pre.pop("content", None)
             if content:
                 buf = content + "\n"
+                if buffer is not None:
+                    buffer.replace_with(content)
         failures: list[Failure] = []
         ignored = False
         for rule, gate, alt_names in self._rules:
@@ -143,7 +151,17 @@ class FilterEngine:
             for key, name in alt_names:
                 if fail[key] and not fail.get(name):
                     fail[name] = fail[key]
-            if definition.ignoreregex and _any_match(definition.ignoreregex, buf):
+            if buffer is not None:
+                # the matched lines leave the buffer; skipped ones stay for later matches
+                matched, rest = buffer.split(m)
+                buffer.keep(rest)
+                buf = buffer.text()
+                if definition.ignoreregex and _any_match(definition.ignoreregex, matched):
+                    ignored = True
+                    if not self.check_all:
+                        break
+                    continue
+            elif definition.ignoreregex and _any_match(definition.ignoreregex, buf):
                 ignored = True
                 if not self.check_all:
                     break

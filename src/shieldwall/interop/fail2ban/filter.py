@@ -9,9 +9,10 @@ from pathlib import Path
 from shieldwall.interop.fail2ban.config import Config, ConfigError, Value, read_config
 from shieldwall.interop.fail2ban.dates import DateDetector
 from shieldwall.interop.fail2ban.prefilter import build_prefilter, prefilter_literals
-from shieldwall.interop.fail2ban.tags import UnsupportedTag, expand_tags
+from shieldwall.interop.fail2ban.tags import FAILURE_ID_GROUPS, expand_tags
 
 _TAG = re.compile(r"<([^ <>]+)>")
+MAX_LINES = 1000  # a multi-line buffer longer than this is refused, not kept in memory
 _KNOWN_OPTIONS = {
     "failregex",
     "ignoreregex",
@@ -46,6 +47,9 @@ class FilterDefinition:
     prefilter: re.Pattern[bytes] | None
     # The prefilter as strings for bytes.find (same lines, faster); None: use the regex.
     prefilter_literals: tuple[bytes, ...] | None = None
+    # fail2ban's maxlines: failregexes run over the last ``maxlines`` lines joined (every
+    # line then enters the buffer: there is no prefilter)
+    maxlines: int = 1
 
 
 def parse_filter_spec(spec: str) -> tuple[str, dict[str, str]]:
@@ -75,13 +79,13 @@ def load_filter(path: Path | str, args: dict[str, str] | None = None) -> FilterD
         raise ConfigError(
             options["usedns"].where, f"usedns = {use_dns!r} is not yes, no, warn or raw"
         )
-    maxlines = _text(config, options, "maxlines") or "1"
-    if maxlines.strip() != "1":
+    maxlines_text = (_text(config, options, "maxlines") or "1").strip()
+    if not maxlines_text.isdigit() or not 1 <= int(maxlines_text) <= MAX_LINES:
         raise ConfigError(
             options["maxlines"].where,
-            f"maxlines = {maxlines.strip()} (multi-line matching) is not supported: "
-            "only single-line filters run here",
+            f"maxlines = {maxlines_text!r} is not a whole number from 1 to {MAX_LINES}",
         )
+    maxlines = int(maxlines_text)
     prefregex = None
     pref_text = _text(config, options, "prefregex")
     if pref_text and pref_text.strip():
@@ -91,10 +95,18 @@ def load_filter(path: Path | str, args: dict[str, str] | None = None) -> FilterD
                 options["prefregex"].where,
                 "prefregex has no <F-CONTENT>...</F-CONTENT>: add it around the message part",
             )
-    fail = _rules(config, options, "failregex", use_dns)
+    fail = _rules(config, options, "failregex", use_dns, re.MULTILINE if maxlines > 1 else 0)
     if not fail:
         where = options["failregex"].where if "failregex" in options else str(path)
         raise ConfigError(where, "failregex is empty: a filter needs at least one failregex")
+    pref_groups = set(prefregex.groupindex) if prefregex is not None else set()
+    for rule in fail:
+        if not pref_groups.union(rule.regex.groupindex).intersection(FAILURE_ID_GROUPS):
+            raise ConfigError(
+                rule.where,
+                f"failregex #{rule.index + 1} captures no host ({rule.source[:120]!r}): "
+                "add <HOST> (or <ADDR>, <F-ID>...), as fail2ban requires",
+            )
     ignore = _rules(config, options, "ignoreregex", use_dns)
     datepattern = _text(config, options, "datepattern")
     dp_where = options["datepattern"].where if "datepattern" in options else str(path)
@@ -113,8 +125,11 @@ def load_filter(path: Path | str, args: dict[str, str] | None = None) -> FilterD
         dates=dates,
         datepattern=datepattern.strip() if datepattern else None,
         journalmatch=journalmatch,
-        prefilter=build_prefilter([r.regex.pattern for r in fail]),
-        prefilter_literals=prefilter_literals([r.regex.pattern for r in fail]),
+        prefilter=build_prefilter([r.regex.pattern for r in fail]) if maxlines == 1 else None,
+        prefilter_literals=prefilter_literals([r.regex.pattern for r in fail])
+        if maxlines == 1
+        else None,
+        maxlines=maxlines,
     )
 
 
@@ -169,18 +184,18 @@ def _substitute_tags(config: Config, options: dict[str, Value], text: str, where
     raise ConfigError(where, "tag substitution does not terminate: look for a <tag> loop")
 
 
-def _compile(source: str, where: str, what: str, use_dns: str) -> re.Pattern[str]:
+def _compile(source: str, where: str, what: str, use_dns: str, flags: int = 0) -> re.Pattern[str]:
     try:
-        return re.compile(expand_tags(source, use_dns))
-    except UnsupportedTag as exc:
-        raise ConfigError(where, f"{what}: {exc}") from None
+        return re.compile(expand_tags(source, use_dns), flags)
     except re.error as exc:
         raise ConfigError(
             where, f"{what} {source[:120]!r} is not a valid regular expression: {exc}"
         ) from None
 
 
-def _rules(config: Config, options: dict[str, Value], key: str, use_dns: str) -> tuple[Rule, ...]:
+def _rules(
+    config: Config, options: dict[str, Value], key: str, use_dns: str, flags: int = 0
+) -> tuple[Rule, ...]:
     text = _text(config, options, key)
     if not text:
         return ()
@@ -191,6 +206,6 @@ def _rules(config: Config, options: dict[str, Value], key: str, use_dns: str) ->
         if not source:
             continue
         index = len(rules)
-        regex = _compile(source, where, f"{key} #{index + 1}", use_dns)
+        regex = _compile(source, where, f"{key} #{index + 1}", use_dns, flags)
         rules.append(Rule(index, source, regex, where))
     return tuple(rules)

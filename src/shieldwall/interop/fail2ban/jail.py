@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shieldwall.core.addresses import parse_target
@@ -33,7 +34,14 @@ class Jail:
     ignoreip: tuple[str, ...]
     logpath: tuple[str, ...]
     backend: str
-    where: str
+    where: str  # file:line of the jail: its ``enabled`` line, else its section header
+    # file:line of each option the files set for this jail (its own or [DEFAULT]'s)
+    wheres: Mapping[str, str] = field(default_factory=dict)
+
+    def where_of(self, option: str) -> str:
+        """Where to fix ``option``: the line that set it, or the jail when it was left
+        at fail2ban's default."""
+        return self.wheres.get(option, self.where)
 
 
 def parse_duration(text: str, where: str) -> float:
@@ -53,13 +61,9 @@ def parse_duration(text: str, where: str) -> float:
 
 
 def load_jails(path: Path | str) -> list[Jail]:
-    """Every jail section of ``jail.conf`` (with its ``jail.local`` and includes)."""
-    path = Path(path)
-    config = read_config(path)
-    drop_in = path.parent / (path.stem + ".d")
-    if drop_in.is_dir():  # jail.d/*.conf then their *.local, as fail2ban reads them
-        for conf in sorted(drop_in.glob("*.conf")):
-            read_config(conf, config)
+    """Every jail section of ``jail.conf``, read with ``jail.d/*.conf``, ``jail.local``,
+    ``jail.d/*.local`` and their includes, in that order (as fail2ban reads them)."""
+    config = read_config(Path(path))
     return [
         _jail(config, name)
         for name in config.sections
@@ -67,14 +71,21 @@ def load_jails(path: Path | str) -> list[Jail]:
     ]
 
 
-def _jail(config: Config, name: str) -> Jail:
-    def get(option: str, default: str) -> tuple[str, str]:
-        value = config.get(name, option)
-        if value is None:
-            return default, name
-        return value.text, value.where
+OPTIONS = ("enabled", "filter", "maxretry", "findtime", "bantime", "ignoreip", "logpath", "backend")  # fmt: skip
 
-    where = get("enabled", "")[1]
+
+def _jail(config: Config, name: str) -> Jail:
+    header = config.headers.get(name, name)
+    wheres: dict[str, str] = {}
+    values: dict[str, str] = {}
+    for option in OPTIONS:
+        value = config.get(name, option)
+        if value is not None:
+            values[option], wheres[option] = value.text, value.where
+
+    def get(option: str, default: str) -> tuple[str, str]:
+        return values.get(option, default), wheres.get(option, header)
+
     enabled_text, w = get("enabled", "false")
     if enabled_text.strip().lower() not in ("true", "false", "yes", "no", "1", "0"):
         raise ConfigError(w, f"enabled = {enabled_text!r} is not true or false")
@@ -114,5 +125,6 @@ def _jail(config: Config, name: str) -> Jail:
         ignoreip=tuple(ignoreip),
         logpath=tuple(p.strip() for p in logpath_text.split("\n") if p.strip()),
         backend=backend.strip(),
-        where=where,
+        where=wheres["enabled"] if "enabled" in config.section(name) else header,
+        wheres=wheres,
     )

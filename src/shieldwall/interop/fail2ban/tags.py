@@ -39,13 +39,14 @@ _FNAME = re.compile(r"^(/?)F-([A-Z0-9_\-]+)$")
 _GLOBAL_FLAGS = re.compile(r"(?<!\\)\((?:\?:)?(\(\?[a-z]+)\)")
 
 
-class UnsupportedTag(ValueError):
-    pass
+FAILURE_ID_GROUPS = ("fid", "ip4", "ip6", "dns", "mlfid")
 
 
 def expand_tags(regex: str, use_dns: str = "yes") -> str:
-    """fail2ban's tag expansion; raises UnsupportedTag for multi-line ``<SKIPLINES>``."""
+    """fail2ban's tag expansion. ``<SKIPLINES>`` (multi-line filters) skips whole lines;
+    the lines it skipped stay in the buffer for later matches."""
     open_tags: set[str] = set()
+    skips = 0
 
     def subst(m: re.Match[str]) -> str:
         tag = m.group()
@@ -53,7 +54,9 @@ def expand_tags(regex: str, use_dns: str = "yes") -> str:
         if name == "HOST":
             return _HOST if use_dns != "no" else _ADDR
         if name == "SKIPLINES":
-            raise UnsupportedTag("<SKIPLINES> needs multi-line buffering, which is not supported")
+            nonlocal skips
+            skips += 1
+            return rf"\n(?P<skiplines{skips - 1}>(?:(?:.*\n)*?))"
         if name in STATIC_TAGS:
             return STATIC_TAGS[name]
         fm = _FNAME.match(name)
