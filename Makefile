@@ -29,6 +29,7 @@ check: $(STAMP)
 	$(VENV)/bin/mypy
 
 bench: $(STAMP) system-deps
+	@bash scripts/bench-deps.sh
 	$(PY) -m benchmarks $(BENCH_ARGS)
 
 clean:
