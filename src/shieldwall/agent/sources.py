@@ -23,6 +23,52 @@ MAX_JOURNAL_LINE = 4 * MAX_LINE  # one JSON entry of journalctl -o json
 TAIL_CHECK = 64  # bytes compared at each poll to notice a truncated, rewritten file
 
 
+class LineCutter:
+    """Cuts a stream of bytes into whole lines, holding a partial last line.
+
+    A line longer than ``limit`` never grows memory: it is cut there (``keep_cut``:
+    passed on as a line of its own) or dropped, and the rest of it, up to its
+    newline, is skipped, so its tail never passes for a line of its own.
+    """
+
+    __slots__ = ("dropped", "held", "keep_cut", "limit", "skipping")
+
+    def __init__(self, limit: int = MAX_LINE, keep_cut: bool = True) -> None:
+        self.limit = limit
+        self.keep_cut = keep_cut
+        self.held = b""  # a partial last line, waiting for its newline
+        self.skipping = False  # inside the rest of an over-long line
+        self.dropped = 0  # over-long lines dropped (keep_cut=False)
+
+    def feed(self, data: bytes) -> bytes:
+        """The complete lines ``data`` finishes, each with its newline (b"" if none)."""
+        if not data:
+            return b""
+        if self.skipping:
+            newline = data.find(b"\n")
+            if newline < 0:
+                return b""
+            data, self.skipping = data[newline + 1 :], False
+        data = self.held + data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0 and len(data) > self.limit:
+            self.held, self.skipping = b"", True
+            if self.keep_cut:
+                return data[: self.limit] + b"\n"
+            self.dropped += 1
+            return b""
+        self.held = data[cut:]
+        return data[:cut]
+
+    def flush(self) -> bytes:
+        """The held partial line as a complete one (the stream ended)."""
+        held, self.held = self.held, b""
+        return held + b"\n" if held else b""
+
+    def reset(self) -> None:
+        self.held, self.skipping = b"", False
+
+
 def replay_chunks(path: Path | str, chunk_size: int = CHUNK) -> Iterator[bytes]:
     """Chunks of complete lines from an existing file (gzip when it ends in .gz).
 
@@ -32,31 +78,18 @@ def replay_chunks(path: Path | str, chunk_size: int = CHUNK) -> Iterator[bytes]:
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
+    lines = LineCutter()
     with opener(path, "rb") as fh:
-        rest = b""
-        skipping = False  # inside the rest of an over-long line
         while True:
             data = fh.read(chunk_size)
             if not data:
                 break
-            if skipping:
-                newline = data.find(b"\n")
-                if newline < 0:
-                    continue
-                data, skipping = data[newline + 1 :], False
-            data = rest + data
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                if len(data) <= MAX_LINE:
-                    rest = data
-                    continue
-                rest, skipping = b"", True
-                yield data[:MAX_LINE] + b"\n"
-                continue
-            rest = data[cut:]
-            yield data[:cut]
+            chunk = lines.feed(data)
+            if chunk:
+                yield chunk
+        rest = lines.flush()
         if rest:
-            yield rest + b"\n"
+            yield rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +134,8 @@ class FileFollower:
         self._fh: int | None = None
         self._inode = -1
         self._offset = 0
-        self._partial = b""
+        self._lines = LineCutter()
         self._tail = b""  # the last bytes read, which end at self._offset
-        self._skipping = False  # inside the rest of an over-long line
         self._first_open = True
         self._from_start = from_start
         self._resume = position
@@ -115,7 +147,7 @@ class FileFollower:
     @property
     def position(self) -> Position:
         """Offset of the first byte not yet returned (a held partial line is not counted)."""
-        return Position(self._inode, self._offset - len(self._partial))
+        return Position(self._inode, self._offset - len(self._lines.held))
 
     def close(self) -> None:
         if self._fh is not None:
@@ -134,7 +166,8 @@ class FileFollower:
         except BaseException:
             os.close(fd)
             raise
-        self._fh, self._inode, self._partial, self._skipping = fd, st.st_ino, b"", False
+        self._fh, self._inode = fd, st.st_ino
+        self._lines.reset()
         self._tail = tail
         return True
 
@@ -185,41 +218,22 @@ class FileFollower:
         assert self._fh is not None
         if self._rewritten(os.fstat(self._fh).st_size):  # copytruncate: emptied in place
             self.truncations += 1
-            self._offset, self._partial, self._tail, self._skipping = 0, b"", b"", False
+            self._offset, self._tail = 0, b""
+            self._lines.reset()
         data = self._read_all()
         try:
             replaced = os.stat(self.path).st_ino != self._inode
         except FileNotFoundError:
             replaced = False  # renamed away and not yet recreated: keep reading the old one
         if not replaced:
-            return self._take(data)
+            return self._lines.feed(data)
         # drain what was written before the rename; the old file's last line, even
         # without its newline, is complete now
-        old = self._take(data + self._read_all()) + self._partial_flush()
+        old = self._lines.feed(data + self._read_all()) + self._lines.flush()
         self.close()
         self.rotations += 1
         self._open()
-        return old + self._take(self._read_all())
-
-    def _partial_flush(self) -> bytes:
-        held, self._partial = self._partial, b""
-        return held + b"\n" if held else b""
-
-    def _take(self, data: bytes) -> bytes:
-        if not data:
-            return b""
-        if self._skipping:
-            newline = data.find(b"\n")
-            if newline < 0:
-                return b""
-            data, self._skipping = data[newline + 1 :], False
-        data = self._partial + data
-        cut = data.rfind(b"\n") + 1
-        if cut == 0 and len(data) > MAX_LINE:
-            self._partial, self._skipping = b"", True
-            return data[:MAX_LINE] + b"\n"
-        self._partial = data[cut:]
-        return data[:cut]
+        return old + self._lines.feed(self._read_all())
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._follow()
@@ -346,29 +360,16 @@ class JournalSource:
             *self.command(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
         )
         assert proc.stdout is not None
-        rest = b""
-        skipping = False  # inside the rest of an over-long entry
+        lines = LineCutter(MAX_JOURNAL_LINE, keep_cut=False)
         try:
             while True:
                 data = await proc.stdout.read(CHUNK)
                 if not data:
                     break
-                if skipping:
-                    newline = data.find(b"\n")
-                    if newline < 0:
-                        continue
-                    data, skipping = data[newline + 1 :], False
-                data = rest + data
-                cut = data.rfind(b"\n") + 1
-                if cut == 0:
-                    if len(data) > MAX_JOURNAL_LINE:
-                        rest, skipping = b"", True
-                        self.skipped += 1
-                    else:
-                        rest = data
-                    continue
-                rest = data[cut:]
-                batch = self._entries(data[:cut])
+                before = lines.dropped
+                complete = lines.feed(data)
+                self.skipped += lines.dropped - before
+                batch = self._entries(complete) if complete else []
                 if batch:
                     yield batch
         finally:
