@@ -15,6 +15,7 @@ import calendar
 import datetime
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shieldwall.interop.fail2ban.datetemplates import (
@@ -33,6 +34,11 @@ _MONTH = {name: i for i, name in enumerate(MONTH_NAMES, 1)}
 _MONTH.update({name[:3]: i for i, name in enumerate(MONTH_NAMES, 1)})
 _WEEKDAY = {name: i for i, name in enumerate(DAY_NAMES)}
 _WEEKDAY.update({name[:3]: i for i, name in enumerate(DAY_NAMES)})
+
+
+# A template as the per-line path reads it: its search, the group of the date text,
+# whether it is line-bound, and its cache of date texts.
+_Fast = tuple[Callable[[str], "re.Match[str] | None"], int, bool, "dict[str, _Parsed]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,45 +61,56 @@ class DateDetector:
         self._caches: list[dict[str, _Parsed]] = [{} for _ in self.templates]
         self._last = -1  # index of the template that found the last date
         self._last_start = -1
+        # that template as each line reads it (None: no date found yet)
+        self._fast: _Fast | None = None
         self._tzname = time.tzname
         self._now = float("nan")
         self._now_year = 0
 
     def find(self, line: str, now: float) -> DateMatch | None:
-        found = self._match(line)
-        if found is None:
-            return None
-        index, m = found
-        template = self.templates[index]
-        start, end = m.span(template.group)
+        found = self.locate(line, now)
+        return None if found is None else DateMatch(*found)
+
+    def locate(self, line: str, now: float) -> tuple[int, int, float | None] | None:
+        """:meth:`find` as a plain ``(start, end, time)``: what the engine asks per line."""
+        fast = self._fast
+        m = None
+        if fast is not None:
+            m = fast[0](line)
+            if m is not None and not fast[2] and m.start() != self._last_start:
+                m = None
+        if m is None or fast is None:
+            found = self._match(line)
+            if found is None:
+                return None
+            m, fast = found
+        _, group, _, cache = fast
+        start, end = m.span(group)
         if start == end:  # a template that only says "the date is not on this line"
-            return DateMatch(start, end, None)
+            return start, end, None
         if time.tzname is not self._tzname:  # time.tzset() ran: local stamps may differ now
             self._tzname = time.tzname
+            self._now = float("nan")
             for c in self._caches:
                 c.clear()
-        cache = self._caches[index]
         text = line[start:end]
         entry = cache.get(text)
         if entry is None:
             if len(cache) >= DATE_CACHE_SIZE:
                 cache.clear()
-            entry = cache[text] = _parse(template, m)
+            entry = cache[text] = _parse(self.templates[self._last], m)
         if entry.fields is None:  # a full date (or none): no need to place it in a year
-            return DateMatch(start, end, entry.time)
-        return DateMatch(start, end, self._time(entry, now))
+            return start, end, entry.time
+        if entry.placed_for != now:  # the stamp in the year (or day) of ``now``
+            entry.placed = self._time(entry, now)
+            entry.placed_for = now
+        return start, end, entry.placed
 
-    def _match(self, line: str) -> tuple[int, re.Match[str]] | None:
-        """fail2ban's choice of template: the last one that found a date, if it finds one
-        at the same place; else the first line-bound one that matches, or of the others
-        the one whose date is nearest the line start (earlier templates win ties)."""
+    def _match(self, line: str) -> tuple[re.Match[str], _Fast] | None:
+        """fail2ban's choice of template when the last one (tried first, in :meth:`locate`)
+        finds no date at the same place: the first line-bound one that matches, or of the
+        others the one whose date is nearest the line start (earlier templates win ties)."""
         templates = self.templates
-        last = self._last
-        if last >= 0:
-            t = templates[last]
-            m = t.regex.search(line)
-            if m is not None and (t.anchored or m.start() == self._last_start):
-                return last, m
         best: tuple[int, re.Match[str]] | None = None
         for index, t in enumerate(templates):
             m = t.regex.search(line)
@@ -104,9 +121,13 @@ class DateDetector:
                 break
             if best is None or m.start() < best[1].start():
                 best = index, m
-        if best is not None:
-            self._last, self._last_start = best[0], best[1].start()
-        return best
+        if best is None:
+            return None
+        index, m = best
+        self._last, self._last_start = index, m.start()
+        t = templates[index]
+        self._fast = t.regex.search, t.group, t.anchored, self._caches[index]
+        return m, self._fast
 
     def _time(self, entry: _Parsed, now: float) -> float | None:
         if entry.time is not None or entry.fields is None:
@@ -137,6 +158,9 @@ class _Parsed:
     fields: _Fields | None = None
     offset: int | None = None  # seconds east of UTC; None: local time
     stamps: dict[int, float] | None = None  # year -> stamp, for year-less texts
+    # the stamp placed for the last ``now`` it was asked for (lines of one chunk share it)
+    placed_for: float = float("nan")
+    placed: float | None = None
 
     def stamp_in(self, year: int) -> float:
         assert self.stamps is not None and self.fields is not None

@@ -2,38 +2,41 @@
 
 Sans-I/O: feed chunks of complete lines, get one :class:`LineResult` per line that
 any failregex matched. A bytes prefilter built from the regexes' literal text skips
-the lines no failregex can match before any regex runs. Multi-line connection ids
-(``<F-MLFID>``, ``<F-NOFAIL>``, ``<F-MLFFORGET>``, ``<F-MLFGAINED>``) are merged as
-fail2ban merges them, in a bounded cache. A filter with ``maxlines`` > 1 runs its
-failregexes over its last lines joined, as fail2ban's line buffer does (see
-:mod:`.multiline`).
+the lines no failregex can match before any regex runs (:mod:`.scan`); each other line
+is tried only against the failregexes that can match its first character and whose
+literals it holds (:mod:`.dispatch`). Multi-line connection ids (``<F-MLFID>``,
+``<F-NOFAIL>``, ``<F-MLFFORGET>``, ``<F-MLFGAINED>``) are merged as fail2ban merges
+them (:mod:`.mlfid`). A filter with ``maxlines`` > 1 runs its failregexes over its last
+lines joined, as fail2ban's line buffer does (:mod:`.multiline`).
 """
 
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
-from shieldwall.interop.fail2ban.dates import strip_date
+from shieldwall.interop.fail2ban.dispatch import first_chars, gate, rule_table
 from shieldwall.interop.fail2ban.filter import FilterDefinition
+from shieldwall.interop.fail2ban.mlfid import ConnectionIds
 from shieldwall.interop.fail2ban.multiline import LineBuffer
-from shieldwall.interop.fail2ban.prefilter import required_literals
+from shieldwall.interop.fail2ban.scan import (
+    literal_line_ends,
+    numbered_lines,
+    regex_line_ends,
+    scan_plan,
+)
 
-MLFID_CACHE_SIZE = 100
-MLFID_CACHE_TTL = 300.0
 
-
-@dataclass(frozen=True, slots=True)
-class Failure:
+class Failure(NamedTuple):
     rule: int
     host: str | None  # an IPv4/IPv6 address, a host name, or None (connection id pending)
     nofail: bool
 
 
-@dataclass(frozen=True, slots=True)
-class LineResult:
+class LineResult(NamedTuple):
+    """What a line's failregexes found (an immutable record, cheap to make per line)."""
+
     line: int
     time: float | None
     failures: tuple[Failure, ...]
@@ -51,6 +54,16 @@ class LineResult:
         return None
 
 
+# A failregex as the engine runs it: its index, its search, its gate literals (None: no
+# gate), its ``ALT_`` groups.
+_Run = tuple[
+    int,
+    Callable[[str], "re.Match[str] | None"],
+    tuple[str, ...] | None,
+    tuple[tuple[str, str], ...],
+]
+
+
 class FilterEngine:
     """One filter applied to one stream of lines.
 
@@ -65,12 +78,19 @@ class FilterEngine:
         self.lines = 0
         self.candidates = 0
         self._last_time: float | None = None
-        self._mlfid: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._ids = ConnectionIds()
         # Per failregex, literals one of which it cannot match without: a failregex whose
         # literals are all absent from the line is not run (None: always run it).
-        self._rules = [
-            (rule, _gate(rule.regex), _alt_names(rule.regex)) for rule in definition.failregex
-        ]
+        self._rules: tuple[_Run, ...] = tuple(
+            (rule.index, rule.regex.search, gate(rule.regex), _alt_names(rule.regex))
+            for rule in definition.failregex
+        )
+        # The failregexes a text can match, by its first character (None: all of them).
+        self._by_first: dict[str, tuple[_Run, ...]] | None = None
+        self._by_other = self._rules
+        starts = [first_chars(rule.regex) for rule in definition.failregex]
+        if definition.maxlines == 1 and any(s is not None for s in starts):
+            self._by_first, self._by_other = rule_table(self._rules, starts)
         self._ignore_early = bool(definition.ignoreregex) and len(definition.ignoreregex) < (
             len(definition.failregex) - 2
         )
@@ -79,211 +99,125 @@ class FilterEngine:
     def feed(self, chunk: bytes, now: float, first_line: int | None = None) -> list[LineResult]:
         """Process ``chunk`` (complete lines); ``now`` dates year-less timestamps."""
         base = self.lines if first_line is None else first_line - 1
-        results: list[LineResult] = []
         definition = self.definition
-        if definition.prefilter_literals is not None:  # never with a multi-line buffer
-            spans = _literal_spans(chunk, definition.prefilter_literals)
+        literals = definition.prefilter_literals
+        if literals is not None:  # never with a multi-line buffer
+            ends = literal_line_ends(chunk, scan_plan(literals))
         elif definition.prefilter is not None:
-            spans = _regex_spans(chunk, definition.prefilter)
+            ends = regex_line_ends(chunk, definition.prefilter)
         else:
-            number = base
-            for raw in chunk.splitlines():
-                number += 1
-                self.candidates += 1
-                result = self.process_line(raw.decode("utf-8", "replace"), number, now)
-                if result is not None:
-                    results.append(result)
-            self.lines = base + chunk.count(b"\n") + (1 if chunk[-1:] not in (b"\n", b"") else 0)
-            return results
-        counted = 0
-        number = base
-        self.candidates += len(spans)
-        for start, end in spans:
-            number += chunk.count(b"\n", counted, start) + 1
-            counted = end + 1
-            text = chunk[start:end].decode("utf-8", "replace")
-            result = self.process_line(text, number, now)
-            if result is not None:
-                results.append(result)
-        self.lines = base + chunk.count(b"\n") + (1 if chunk[-1:] not in (b"\n", b"") else 0)
-        return results
+            self.lines = base + chunk.count(b"\n") + (chunk[-1:] not in (b"\n", b""))
+            raws = chunk.splitlines()
+            self.candidates += len(raws)
+            lines = ((base + i, raw.decode("utf-8", "replace")) for i, raw in enumerate(raws, 1))
+            return self._run(lines, now)
+        numbered, self.lines = numbered_lines(chunk, ends, base)
+        self.candidates += len(numbered)
+        return self._run(numbered, now)
 
     def process_line(self, line: str, number: int, now: float) -> LineResult | None:
-        line = line.rstrip("\r\n")
-        if not line:
-            return None
+        """One line (its line break may stay) as line ``number`` of the stream."""
+        results = self._run(((number, line),), now)
+        return results[0] if results else None
+
+    def _run(self, lines: Iterable[tuple[int, str]], now: float) -> list[LineResult]:
+        """The lines in order: date, prefregex, failregexes, connection ids. The one loop
+        over every line, with what it needs in local names (it runs per line)."""
+        results: list[LineResult] = []
         definition = self.definition
-        dm = definition.dates.find(line, now)
-        when = dm.time if dm is not None else None
-        if when is not None:
-            self._last_time = when
-        else:
-            when = self._last_time
+        locate = definition.dates.locate
+        prefregex = definition.prefregex
+        ignoreregex = definition.ignoreregex
+        ignore_early = self._ignore_early
+        check_all = self.check_all
         buffer = self._buffer
-        text = strip_date(line, dm)
-        buf = text + "\n" if buffer is None else buffer.add(text)
-        if self._ignore_early and _any_match(definition.ignoreregex, buf):
-            return None
-        pre: dict[str, Any] = {}
-        if definition.prefregex is not None:
-            pm = definition.prefregex.search(buf)
-            if pm is None:
-                return None
-            pre = pm.groupdict()
-            content = pre.pop("content", None)
-            if content:
-                buf = content + "\n"
-                if buffer is not None:
-                    buffer.replace_with(content)
-        failures: list[Failure] = []
-        ignored = False
-        for rule, gate, alt_names in self._rules:
-            if gate is not None:
-                for literal in gate:
-                    if literal in buf:
-                        break
+        by_first = self._by_first
+        by_other = self._by_other
+        merge = self._ids.merge
+        for number, line in lines:
+            line = line.rstrip("\r\n")
+            if not line:
+                continue
+            found = locate(line, now)
+            if found is None:
+                when = self._last_time
+            else:
+                start, end, when = found
+                if start == 0:  # the date text leaves the line, as in fail2ban
+                    line = line[end:]
+                elif start != end:
+                    line = line[:start] + line[end:]
+                if when is None:
+                    when = self._last_time
                 else:
-                    continue
-            m = rule.regex.search(buf)
-            if m is None:
+                    self._last_time = when
+            buf = line + "\n" if buffer is None else buffer.add(line)
+            if ignore_early and _any_match(ignoreregex, buf):
                 continue
-            fail = m.groupdict()
-            for key, name in alt_names:
-                if fail[key] and not fail.get(name):
-                    fail[name] = fail[key]
-            if buffer is not None:
-                # the matched lines leave the buffer; skipped ones stay for later matches
-                matched, rest = buffer.split(m)
-                buffer.keep(rest)
-                buf = buffer.text()
-                if definition.ignoreregex and _any_match(definition.ignoreregex, matched):
+            pre: dict[str, Any] = {}
+            if prefregex is not None:
+                pm = prefregex.search(buf)
+                if pm is None:
+                    continue
+                pre = pm.groupdict()
+                content = pre.pop("content", None)
+                if content:
+                    buf = content + "\n"
+                    if buffer is not None:
+                        buffer.replace_with(content)
+            rules = by_other if by_first is None else by_first.get(buf[0], by_other)
+            failures: tuple[Failure, ...] = ()
+            ignored = False
+            for index, search, literals, alt_names in rules:
+                if literals is not None:
+                    for literal in literals:
+                        if literal in buf:
+                            break
+                    else:
+                        continue
+                m = search(buf)
+                if m is None:
+                    continue
+                fail = m.groupdict()
+                for key, name in alt_names:
+                    if fail[key] and not fail.get(name):
+                        fail[name] = fail[key]
+                if buffer is not None:
+                    # the matched lines leave the buffer; skipped ones stay for later matches
+                    matched, rest = buffer.split(m)
+                    buffer.keep(rest)
+                    buf = buffer.text()
+                    if ignoreregex and _any_match(ignoreregex, matched):
+                        ignored = True
+                        if not check_all:
+                            break
+                        continue
+                elif ignoreregex and _any_match(ignoreregex, buf):
                     ignored = True
-                    if not self.check_all:
+                    if not check_all:
                         break
                     continue
-            elif definition.ignoreregex and _any_match(definition.ignoreregex, buf):
-                ignored = True
-                if not self.check_all:
+                if pre:
+                    fail = {**pre, **fail}
+                mlfid = fail.get("mlfid")
+                if mlfid is not None:
+                    fail = merge(mlfid, fail, number, when if when is not None else now)
+                    if fail.get("nofail") and not check_all:
+                        ignored = True  # a helper line: reported, never counted
+                        break
+                host = fail.get("ip4") or fail.get("ip6") or fail.get("dns") or fail.get("fid")
+                if host is None and mlfid is not None:
+                    fail["mlfpending"] = 1  # the id's host may come on a later line
+                    if not check_all:
+                        break
+                nofail = bool(fail.get("nofail"))
+                ignored = ignored or nofail
+                failures += (Failure(index, host, nofail),)
+                if not check_all:
                     break
-                continue
-            if pre:
-                fail = {**pre, **fail}
-            mlfid = fail.get("mlfid")
-            if mlfid is not None:
-                fail = self._merge(mlfid, fail, number, when if when is not None else now)
-                if fail.get("nofail") and not self.check_all:
-                    return LineResult(number, when, (), True)
-            host = fail.get("ip4") or fail.get("ip6") or fail.get("dns") or fail.get("fid")
-            if host is None and mlfid is not None:
-                fail["mlfpending"] = 1
-                if not self.check_all:
-                    return None
-            nofail = bool(fail.get("nofail"))
-            ignored = ignored or nofail
-            failures.append(Failure(rule.index, host, nofail))
-            if not self.check_all:
-                break
-        if not failures and not ignored:
-            return None
-        return LineResult(number, when, tuple(failures), ignored)
-
-    def _merge(self, mlfid: str, fail: dict[str, Any], number: int, when: float) -> dict[str, Any]:
-        """fail2ban's ``Filter._mergeFailure``: connection-id state across lines."""
-        cache = self._mlfid
-        entry = cache.get(mlfid)
-        if entry is not None and entry[0] + MLFID_CACHE_TTL < when:
-            del cache[mlfid]
-            entry = None
-        users: set[str] | None = None
-        flags = 0
-        if fail.get("mlfgained"):
-            flags |= 8 | 1
-            if not fail.get("nofail"):
-                fail["nofail"] = fail["mlfgained"]
-        elif fail.get("nofail"):
-            flags |= 1
-        if fail.pop("mlfforget", None):
-            flags |= 2
-        if entry is not None:
-            groups = entry[1]
-            users = _update_users(groups, fail.get("user"))
-            if groups.pop("nofail", None):
-                flags |= 4
-            if groups.pop("mlfgained", None):
-                flags |= 4
-            if flags & 8:
-                groups.pop("mlfpending", None)
-            if (flags & 4) == 0 and not groups.get("mlfpending", 0):
-                groups.pop("matches", None)
-            groups.update((k, v) for k, v in fail.items() if v is not None)
-            fail = groups
-            if flags & 2:
-                cache.pop(mlfid, None)
-        elif not flags & 2:
-            users = _update_users(fail, fail.get("user"))
-            if len(cache) >= MLFID_CACHE_SIZE:
-                cache.popitem(last=False)
-            cache[mlfid] = (when, fail)
-        if fail.pop("mlfpending", 0) or (users and len(users) > 1):
-            fail.pop("nofail", None)
-            fail.pop("mlfgained", None)
-            flags &= ~(8 | 1)
-        if (flags & 1) == 0:
-            matches = fail.pop("nofail-matches", []) + fail.get("matches", [])
-            if (flags & 8) == 0:
-                matches.append(number)
-            fail["matches"] = matches
-        elif (flags & 3) == 1:
-            fail["nofail-matches"] = [*fail.get("nofail-matches", []), number]
-        return fail
-
-
-def _update_users(fail: dict[str, Any], user: str | None) -> set[str] | None:
-    users: set[str] | None = fail.get("users")
-    if user:
-        if not users:
-            users = set()
-            fail["users"] = users
-        users.add(user)
-    return users
-
-
-def _literal_spans(chunk: bytes, literals: tuple[bytes, ...]) -> list[tuple[int, int]]:
-    """(start, end) of every line holding one of ``literals``, in order: one ``bytes.find``
-    scan per literal, each jumping to the next line after a hit."""
-    spans: dict[int, int] = {}
-    find = chunk.find
-    rfind = chunk.rfind
-    for literal in literals:
-        i = find(literal)
-        while i >= 0:
-            start = rfind(b"\n", 0, i) + 1
-            end = find(b"\n", i)
-            if end < 0:
-                spans[start] = len(chunk)
-                break
-            spans[start] = end
-            i = find(literal, end + 1)
-    return sorted(spans.items())
-
-
-def _regex_spans(chunk: bytes, prefilter: re.Pattern[bytes]) -> list[tuple[int, int]]:
-    """(start, end) of every line where ``prefilter`` finds a match, in order."""
-    spans: list[tuple[int, int]] = []
-    size = len(chunk)
-    pos = 0
-    search = prefilter.search
-    while pos < size:
-        m = search(chunk, pos)
-        if m is None:
-            break
-        start = chunk.rfind(b"\n", 0, m.start()) + 1
-        end = chunk.find(b"\n", m.end())
-        if end < 0:
-            end = size
-        spans.append((start, end))
-        pos = end + 1
-    return spans
+            if failures or ignored:
+                results.append(LineResult(number, when, failures, ignored))
+        return results
 
 
 def _alt_names(regex: re.Pattern[str]) -> tuple[tuple[str, str], ...]:
@@ -293,13 +227,6 @@ def _alt_names(regex: re.Pattern[str]) -> tuple[tuple[str, str], ...]:
         for key in regex.groupindex
         if key.startswith("alt_")
     )
-
-
-def _gate(regex: re.Pattern[str]) -> tuple[str, ...] | None:
-    literals, ignore_case = required_literals(regex.pattern)
-    if literals is None or ignore_case or regex.flags & re.IGNORECASE:
-        return None
-    return tuple(sorted(literals, key=len, reverse=True))
 
 
 def _any_match(rules: Any, buf: str) -> bool:

@@ -33,6 +33,12 @@ def _best(options: list[Factor]) -> Factor:
 
 
 def _sequence(items: Any) -> Factor:
+    return _best(_candidates(items))
+
+
+def _candidates(items: Any) -> list[Factor]:
+    """Per part of a sequence that every match goes through, the strings one of which
+    that part cannot match without (None: not known)."""
     candidates: list[Factor] = []
     run: list[str] = []
     for op, av in items:
@@ -54,7 +60,12 @@ def _sequence(items: Any) -> Factor:
             candidates.append(_sequence(av[2]))
     if run:
         candidates.append(frozenset(["".join(run)]))
-    return _best(candidates)
+    return candidates
+
+
+def _usable(factor: frozenset[str]) -> bool:
+    # A literal that contains "[]" may span a date fail2ban removed: not safe to require.
+    return _score(factor) >= MIN_LITERAL and not any("[]" in s for s in factor)
 
 
 def required_literals(regex: str) -> tuple[frozenset[str] | None, bool]:
@@ -65,24 +76,46 @@ def required_literals(regex: str) -> tuple[frozenset[str] | None, bool]:
         return None, False
     ignore_case = bool(parsed.state.flags & re.IGNORECASE) or "(?i" in regex
     factor = _sequence(parsed.data)
-    if not factor or _score(factor) < MIN_LITERAL:
-        return None, ignore_case
-    # A literal that contains "[]" may span a date fail2ban removed: not safe to require.
-    if any("[]" in s for s in factor):
+    if not factor or not _usable(factor):
         return None, ignore_case
     return factor, ignore_case
 
 
+def _other_factors(regex: str) -> list[frozenset[str]]:
+    """The other sets of strings (than :func:`required_literals`) the regex cannot match
+    without one of, best first."""
+    parsed = P.parse(regex, 0)
+    found = [f for f in _candidates(parsed.data) if f and _usable(f)]
+    return sorted(found, key=_score, reverse=True)
+
+
+def _minimal(literals: set[str]) -> set[str]:
+    """The literals that hold no other one: a line holding a literal holds one of them."""
+    return {s for s in literals if not any(o != s and o in s for o in literals)}
+
+
 def _union(regexes: list[str]) -> tuple[set[str], bool] | None:
-    """The required literals of all regexes, and whether any is case-insensitive."""
-    literals: set[str] = set()
+    """The required literals of all regexes, and whether any is case-insensitive.
+
+    Each regex gives its best literals, unless another set it cannot match without is
+    found by the literals the other regexes give anyway: ``disconnect`` rather than
+    ``: Auth fail`` when another regex needs ``disconnect`` (one scan fewer, and no
+    line more)."""
+    chosen: list[frozenset[str]] = []
     ignore_case = False
     for regex in regexes:
         factor, icase = required_literals(regex)
         if factor is None:
             return None
         ignore_case = ignore_case or icase
-        literals.update(factor)
+        chosen.append(factor)
+    for i, regex in enumerate(regexes):
+        others = _minimal(set().union(*(c for j, c in enumerate(chosen) if j != i)))
+        for factor in _other_factors(regex):
+            if factor != chosen[i] and all(any(o in s for o in others) for s in factor):
+                chosen[i] = factor
+                break
+    literals: set[str] = set().union(*chosen)
     if not literals:
         return None
     return literals, ignore_case
@@ -114,6 +147,5 @@ def prefilter_literals(regexes: list[str]) -> tuple[bytes, ...] | None:
     union = _union(regexes)
     if union is None or union[1] or any("\n" in s for s in union[0]):
         return None
-    literals = union[0]
-    kept = [s for s in literals if not any(o != s and o in s for o in literals)]
+    kept = _minimal(union[0])
     return tuple(s.encode("utf-8") for s in sorted(kept, key=lambda s: (-len(s), s)))
