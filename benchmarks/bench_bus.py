@@ -14,9 +14,7 @@ prints a note and reports nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import statistics
 import tempfile
 import time
 import uuid
@@ -24,12 +22,11 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.bench_hub import SENDERS, _delay_run, _enrol, _percentile, ingest
-from shieldwall.client import HubClient
+from benchmarks.bench_hub import SENDERS, _enrol, ingest, stream_delay
+from shieldwall.bus.jetstream import delete_stream
 from shieldwall.core.treaty import template_text
 from shieldwall.hub.setup import init_hub
 from shieldwall.procs import free_port, start_hub, stop
-from shieldwall.signing import SigningKey
 
 NATS_ENV = "SHIELDWALL_TEST_NATS"
 SIZES = (100, 1000)
@@ -100,46 +97,23 @@ def run() -> dict[str, float]:
             figures["bus_replica_catch_up_signals_per_s"] = round(
                 got["hub_http_ingest_signals"] / took, 1
             )
-            figures.update(_stream_delays(url, rurl, rport, token))
+            figures.update(
+                stream_delay(
+                    url,
+                    token,
+                    SIZES,
+                    ROUNDS,
+                    stream_port=rport,
+                    prefix="bus_replica_stream_delay",
+                    # the replica must know the new members' keys before they stream
+                    enrolled_hook=lambda: _wait_caught_up(url, rurl),
+                )
+            )
         finally:
             stop(replica)
             stop(primary)
-            asyncio.run(_drop(server, stream))
+            asyncio.run(delete_stream(server, stream))
     return figures
-
-
-def _stream_delays(url: str, rurl: str, rport: int, token: str) -> dict[str, float]:
-    figures: dict[str, float] = {}
-    keys = _enrol(url, token, ["reporter-a", "reporter-b"], "100.64")
-    reporters = [HubClient(url, name=n, key=k, timeout=30) for n, k in keys.items()]
-    enrolled: dict[str, SigningKey] = {}
-    try:
-        for n in SIZES:
-            missing = [f"reader-{i}" for i in range(len(enrolled), n)]
-            enrolled.update(_enrol(url, token, missing, "100.65"))
-            _wait_caught_up(url, rurl)  # the replica knows the new members' keys
-            readers = {name: enrolled[name] for name in list(enrolled)[:n]}
-            delays = asyncio.run(_delay_run(rurl, rport, readers, reporters, ROUNDS))
-            figures[f"bus_replica_stream_delay_n{n}_p50_ms"] = round(
-                statistics.median(delays) * 1000, 2
-            )
-            figures[f"bus_replica_stream_delay_n{n}_p99_ms"] = round(
-                _percentile(delays, 0.99) * 1000, 2
-            )
-    finally:
-        for client in reporters:
-            client.close()
-    return figures
-
-
-async def _drop(server: str, stream: str) -> None:
-    import nats
-    from nats.js.errors import NotFoundError
-
-    nc = await nats.connect(server)
-    with contextlib.suppress(NotFoundError):
-        await nc.jetstream().delete_stream(stream)
-    await nc.close()
 
 
 if __name__ == "__main__":

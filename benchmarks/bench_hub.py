@@ -15,6 +15,7 @@ import re
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,7 @@ async def _reader(
 
 
 async def _delay_run(
-    url: str, port: int, readers: dict[str, SigningKey], reporters: list[HubClient], rounds: int
+    port: int, readers: dict[str, SigningKey], reporters: list[HubClient], rounds: int
 ) -> list[float]:
     arrivals: dict[str, list[float]] = {}
     ready: list[int] = []
@@ -204,9 +205,21 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def stream_delay(
-    url: str, token: str, sizes: tuple[int, ...] = (10, 100, 1000), rounds: int = 10
+    url: str,
+    token: str,
+    sizes: tuple[int, ...] = (10, 100, 1000),
+    rounds: int = 10,
+    *,
+    stream_port: int | None = None,
+    prefix: str = "stream_delay",
+    enrolled_hook: Callable[[], None] | None = None,
 ) -> dict[str, float]:
-    port = int(url.rsplit(":", 1)[1])
+    """p50/p99 from the deciding signal accepted at ``url`` to N members' streams.
+
+    The members stream from ``stream_port`` (default: the hub's own port; a replica's
+    for the bus benchmark); ``enrolled_hook`` runs after each round of enrolment.
+    """
+    port = stream_port or int(url.rsplit(":", 1)[1])
     figures: dict[str, float] = {}
     reporters_keys = _enrol(url, token, ["reporter-a", "reporter-b"], "100.64")
     reporters = [HubClient(url, name=n, key=k, timeout=30) for n, k in reporters_keys.items()]
@@ -215,10 +228,12 @@ def stream_delay(
         for n in sizes:
             missing = [f"reader-{i}" for i in range(len(enrolled), n)]
             enrolled.update(_enrol(url, token, missing, "100.65"))
+            if enrolled_hook is not None:
+                enrolled_hook()
             readers = {name: enrolled[name] for name in list(enrolled)[:n]}
-            delays = asyncio.run(_delay_run(url, port, readers, reporters, rounds))
-            figures[f"stream_delay_n{n}_p50_ms"] = round(statistics.median(delays) * 1000, 2)
-            figures[f"stream_delay_n{n}_p99_ms"] = round(_percentile(delays, 0.99) * 1000, 2)
+            delays = asyncio.run(_delay_run(port, readers, reporters, rounds))
+            figures[f"{prefix}_n{n}_p50_ms"] = round(statistics.median(delays) * 1000, 2)
+            figures[f"{prefix}_n{n}_p99_ms"] = round(_percentile(delays, 0.99) * 1000, 2)
     finally:
         for client in reporters:
             client.close()

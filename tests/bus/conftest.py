@@ -4,7 +4,6 @@ stream of each test's own, and a private server the outage test may stop."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import subprocess
 import time
@@ -13,10 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nats
 import pytest
-from nats.js.errors import NotFoundError
 
+from shieldwall.bus.jetstream import delete_stream
+from shieldwall.procs import free_port
 from tests.conftest import require_env, require_tool
 
 
@@ -30,19 +29,7 @@ def stream(nats_url: str) -> Iterator[str]:
     name = f"swtest-{uuid.uuid4().hex[:12]}"
     yield name
 
-    async def drop() -> None:
-        nc = await nats.connect(nats_url)
-        with contextlib.suppress(NotFoundError):
-            await nc.jetstream().delete_stream(name)
-        await nc.close()
-
-    asyncio.run(drop())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    asyncio.run(delete_stream(nats_url, name))
 
 
 @dataclass

@@ -57,13 +57,7 @@ def test_primary_and_replica_over_jetstream(tmp_path: Path, nats_url: str, strea
     pair = Pair(tmp_path, connect=nats_connect(nats_url, stream), stream=stream)
 
     async def scenario() -> None:
-        pump = asyncio.create_task(pair.pump.run())
-        for name, address in (
-            ("alpha", "192.0.2.10"),
-            ("bravo", "192.0.2.20"),
-            ("charlie", "192.0.2.30"),
-        ):
-            pair.member(name, address)
+        pump = pair.start("alpha", "bravo", "charlie")
         await pair.published()
         replica, follow = await pair.follow()
         pair.report("alpha")
@@ -85,9 +79,7 @@ def test_a_bus_outage_loses_nothing(tmp_path: Path, private_nats: NatsServer) ->
     pair = Pair(tmp_path, connect=connect, stream="outage")
 
     async def scenario() -> None:
-        pump = asyncio.create_task(pair.pump.run())
-        pair.member("alpha", "192.0.2.10")
-        pair.member("bravo", "192.0.2.20")
+        pump = pair.start("alpha", "bravo")
         await pair.published(20)
         replica, follow = await pair.follow()
         await until(pair.synced, 20)

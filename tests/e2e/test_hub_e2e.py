@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from shieldwall.client import HubClient, HubError
+from shieldwall.client import HubClient
 from shieldwall.signing import SigningKey
 
-from .conftest import HubProcess, cli, cli_json
+from .conftest import Burst, HubProcess, cli, cli_json
 
 pytestmark = pytest.mark.e2e
 ATTACKER = "203.0.113.9"
@@ -216,48 +216,13 @@ def test_cli_errors_are_one_line(hub_process: HubProcess, tmp_path: Path) -> Non
 
 def test_kill9_during_burst_loses_nothing(hub_process: HubProcess, tmp_path: Path) -> None:
     hub = hub_process
-    names = ["m1", "m2", "m3"]
-    clients = {}
-    admin = HubClient(hub.url, admin_token=hub.token)
-    for i, name in enumerate(names):
-        key = SigningKey.generate()
-        client = HubClient(hub.url, name=name, key=key, timeout=5)
-        client.join([f"192.0.2.{50 + i}"])
-        admin.approve(name)
-        clients[name] = client
-    admin.close()
-
-    acked: dict[str, list[tuple[int, int]]] = {n: [] for n in names}
-    decided: set[int] = set()
-    stop = threading.Event()
-
-    def burst(name: str) -> None:
-        client = clients[name]
-        i = 0
-        while not stop.is_set():
-            targets = [f"203.0.{(i // 200) % 250}.{(i + j) % 250 + 1}" for j in range(50)]
-            signals = [
-                {"target": t, "scenario": "ssh-bruteforce", "at": time.time()} for t in targets
-            ]
-            try:
-                result = client.submit(signals)
-            except HubError:
-                time.sleep(0.05)  # hub down: an agent's outbox would retry
-                continue
-            acked[name].append((i, result["accepted"]))
-            decided.update(result["decisions"])
-            i += 50
-
-    threads = [threading.Thread(target=burst, args=(n,)) for n in names]
-    for t in threads:
-        t.start()
+    burst = Burst(hub, ["m1", "m2", "m3"])
+    burst.start()
     time.sleep(1.5)
     hub.kill9()
     time.sleep(0.5)
-    stop.set()
-    for t in threads:
-        t.join(20)
-    accepted = sum(n for batches in acked.values() for _, n in batches)
+    burst.stop()
+    accepted, decided = burst.accepted, burst.decided
     assert accepted > 0 and decided, "the burst reached the hub before the kill"
 
     # Nothing acknowledged was lost: every accepted signal and decision is in the store.
@@ -272,10 +237,11 @@ def test_kill9_during_burst_loses_nothing(hub_process: HubProcess, tmp_path: Pat
         assert viewer.get("/healthz")["members"] == 3
         active = {d["id"] for d in viewer.decisions()["decisions"]}
     assert decided <= active
-    last = clients["m1"].submit([{"target": "203.0.113.200", "scenario": "s", "at": time.time()}])
+    last = burst.clients["m1"].submit(
+        [{"target": "203.0.113.200", "scenario": "s", "at": time.time()}]
+    )
     assert last["accepted"] == 1
-    for client in clients.values():
-        client.close()
+    burst.close()
 
 
 def test_stream_resumes_without_gap_or_duplicate(hub_process: HubProcess, tmp_path: Path) -> None:

@@ -8,9 +8,7 @@ ids. ``kill -9`` of the primary during a burst and of the replica lose nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,16 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 import pytest
-from nats.js.errors import NotFoundError
 
-from shieldwall.client import HubClient, HubError
+from shieldwall.bus.jetstream import delete_stream
+from shieldwall.client import HubClient
 from shieldwall.procs import free_port
-from shieldwall.signing import SigningKey
 from tests.conftest import require_env
 
-from .conftest import HubProcess, cli
+from .conftest import Burst, HubProcess, cli
 from .test_hub_e2e import Watcher, _members, report
 
 pytestmark = [pytest.mark.e2e, pytest.mark.nats]
@@ -40,13 +36,7 @@ def bus() -> Iterator[tuple[str, str]]:
     stream = f"swe2e-{uuid.uuid4().hex[:10]}"
     yield url, stream
 
-    async def drop() -> None:
-        nc = await nats.connect(url)
-        with contextlib.suppress(NotFoundError):
-            await nc.jetstream().delete_stream(stream)
-        await nc.close()
-
-    asyncio.run(drop())
+    asyncio.run(delete_stream(url, stream))
 
 
 @pytest.fixture
@@ -144,40 +134,14 @@ def test_members_work_through_a_replica(
 def test_kill9_of_primary_and_replica_loses_nothing(
     primary: HubProcess, replica: HubProcess
 ) -> None:
-    names = ["m1", "m2", "m3"]
-    clients: dict[str, HubClient] = {}
-    with HubClient(primary.url, admin_token=primary.token) as admin:
-        for i, name in enumerate(names):
-            client = HubClient(primary.url, name=name, key=SigningKey.generate(), timeout=5)
-            client.join([f"192.0.2.{50 + i}"])
-            admin.approve(name)
-            clients[name] = client
-    done = threading.Event()
-    decided: set[int] = set()
-
-    def burst(name: str) -> None:
-        i = 0
-        while not done.is_set():
-            at = time.time()
-            targets = [f"203.0.{(i // 200) % 250}.{(i + j) % 250 + 1}" for j in range(50)]
-            signals = [{"target": t, "scenario": "ssh", "at": at} for t in targets]
-            try:
-                decided.update(clients[name].submit(signals)["decisions"])
-            except HubError:
-                time.sleep(0.05)
-                continue
-            i += 50
-
-    threads = [threading.Thread(target=burst, args=(n,)) for n in names]
-    for t in threads:
-        t.start()
+    burst = Burst(primary, ["m1", "m2", "m3"])
+    burst.start()
     time.sleep(1.5)
     primary.kill9()
     time.sleep(0.5)
     replica.kill9()
-    done.set()
-    for t in threads:
-        t.join(20)
+    burst.stop()
+    decided = burst.decided
     assert decided, "the burst reached the primary before the kill"
     primary.start()
     replica.start()
@@ -185,8 +149,7 @@ def test_kill9_of_primary_and_replica_loses_nothing(
     assert decisions(replica.url) == decisions(primary.url)
     assert decided <= {i for i, _ in decisions(replica.url)}
     assert health(replica.url)["last_event_id"] == health(primary.url)["last_event_id"]
-    for client in clients.values():
-        client.close()
+    burst.close()
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -20,6 +20,7 @@ from shieldwall.signing import SigningKey
 from .conftest import Clock
 
 ATTACKER = "203.0.113.9"
+FOUNDERS = {"alpha": "192.0.2.10", "bravo": "192.0.2.20", "charlie": "192.0.2.30"}
 Connect = Callable[[], Awaitable[Bus]]
 
 
@@ -98,6 +99,13 @@ class Pair:
         self.keys[name] = key
         self.primary.join(name, key.public_key, [address])
         self.primary.approve(name, "secretariat")
+
+    def start(self, *names: str) -> asyncio.Task[None]:
+        """Start the pump; enrol the named founders (alpha, bravo, charlie)."""
+        pump = asyncio.create_task(self.pump.run())
+        for name in names:
+            self.member(name, FOUNDERS[name])
+        return pump
 
     def report(self, name: str, target: str = ATTACKER, seq: int | None = None) -> None:
         ident = self.primary.identities[name]

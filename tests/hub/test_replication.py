@@ -46,13 +46,7 @@ def run(coro: Awaitable[None]) -> None:
 
 def test_replica_holds_the_primary_state_and_stream(pair: Pair) -> None:
     async def scenario() -> None:
-        pump = asyncio.create_task(pair.pump.run())
-        for name, address in (
-            ("alpha", "192.0.2.10"),
-            ("bravo", "192.0.2.20"),
-            ("charlie", "192.0.2.30"),
-        ):
-            pair.member(name, address)
+        pump = pair.start("alpha", "bravo", "charlie")
         await pair.published()
         replica, follow = await pair.follow()
         pair.report("alpha")  # a consultation
@@ -82,9 +76,7 @@ def test_replica_holds_the_primary_state_and_stream(pair: Pair) -> None:
 
 def test_replica_restarts_where_it_stopped(pair: Pair) -> None:
     async def scenario() -> None:
-        pump = asyncio.create_task(pair.pump.run())
-        pair.member("alpha", "192.0.2.10")
-        pair.member("bravo", "192.0.2.20")
+        pump = pair.start("alpha", "bravo")
         await until(lambda: pair.pump.published > 0)
         _, follow = await pair.follow()
         pair.report("alpha")
@@ -108,9 +100,7 @@ def test_replica_restarts_where_it_stopped(pair: Pair) -> None:
 def test_pump_retries_a_failing_bus_and_loses_nothing(pair: Pair) -> None:
     async def scenario() -> None:
         pair.bus.fail_next = 3
-        pump = asyncio.create_task(pair.pump.run())
-        pair.member("alpha", "192.0.2.10")
-        pair.member("bravo", "192.0.2.20")
+        pump = pair.start("alpha", "bravo")
         pair.report("alpha")
         pair.report("bravo")
         await pair.published(30)
@@ -124,8 +114,7 @@ def test_pump_retries_a_failing_bus_and_loses_nothing(pair: Pair) -> None:
 
 def test_a_resent_input_is_applied_once(pair: Pair) -> None:
     async def scenario() -> None:
-        pump = asyncio.create_task(pair.pump.run())
-        pair.member("alpha", "192.0.2.10")
+        pump = pair.start("alpha")
         await pair.published()
         # A pump that died after publishing but before the bus acknowledged resends;
         # past JetStream's duplicate window the bus holds the input twice.
@@ -198,6 +187,21 @@ BAD_MESSAGES = [
         id="accession-without-key",
     ),
     pytest.param(
+        bad(
+            {
+                "v": 1,
+                "seq": 3,
+                "prev": 2,
+                "at": 1.0,
+                "kind": "apply",
+                "payload": {"name": "x", "addresses": []},
+                "member": ["not-a-key", False],
+            }
+        ),
+        "input 3: public key 'not-a-key' is not a base64 Ed25519 public key",
+        id="accession-with-a-bad-key",
+    ),
+    pytest.param(
         encode_input(InputRecord(9, 7, 1.0, "tick", {})),
         "skips from input 2 to 9",
         id="gap",
@@ -210,8 +214,7 @@ def test_a_bad_bus_message_halts_the_replica_with_a_reason(
     pair: Pair, message: bytes, reason: str
 ) -> None:
     async def scenario() -> None:
-        pump = asyncio.create_task(pair.pump.run())
-        pair.member("alpha", "192.0.2.10")  # inputs 1 (apply) and 2 (approve)
+        pump = pair.start("alpha")  # inputs 1 (apply) and 2 (approve)
         await until(lambda: pair.pump.published == 2)
         await stop(pump)
         pair.bus.append_raw(message)
@@ -261,8 +264,7 @@ def test_pump_refuses_a_bus_ahead_of_its_store(pair: Pair) -> None:
 
 def test_replica_refuses_changes(pair: Pair) -> None:
     async def scenario() -> None:
-        pump = asyncio.create_task(pair.pump.run())
-        pair.member("alpha", "192.0.2.10")
+        pump = pair.start("alpha")
         await pair.published()
         replica = await pair.open_replica()
         with pytest.raises(ReadOnly, match="replica of 'memory': send changes to the primary"):
@@ -300,8 +302,7 @@ def test_changes_sent_to_a_replica_reach_the_primary(pair: Pair) -> None:
 
     async def scenario() -> None:
         primary_app = create_app(pair.primary, ticker=False)
-        pump = asyncio.create_task(pair.pump.run())
-        pair.member("alpha", "192.0.2.10")
+        pump = pair.start("alpha")
         await pair.published()
         replica, follow = await pair.follow()
         to_primary = httpx.AsyncClient(transport=httpx.ASGITransport(app=primary_app))
@@ -383,9 +384,7 @@ def test_hub_client_against_replica_reads(pair: Pair) -> None:
     """The member's own client reads decisions from a replica like from the primary."""
 
     async def scenario() -> None:
-        pump = asyncio.create_task(pair.pump.run())
-        pair.member("alpha", "192.0.2.10")
-        pair.member("bravo", "192.0.2.20")
+        pump = pair.start("alpha", "bravo")
         pair.report("alpha")
         pair.report("bravo")
         await until(lambda: pair.pump.published > 0)
@@ -408,9 +407,7 @@ def test_decisions_streamed_by_a_replica_count_at_the_primary(pair: Pair) -> Non
     """Burden sharing sees what members received from replicas, once per receipt."""
 
     async def scenario() -> None:
-        pump = asyncio.create_task(pair.pump.run())
-        pair.member("alpha", "192.0.2.10")
-        pair.member("bravo", "192.0.2.20")
+        pump = pair.start("alpha", "bravo")
         await until(lambda: pair.pump.published > 0)
         replica, follow = await pair.follow()
         await until(pair.synced)
@@ -438,8 +435,7 @@ def test_decisions_streamed_by_a_replica_count_at_the_primary(pair: Pair) -> Non
 
 def test_a_receipt_the_bus_refused_is_sent_again_unchanged(pair: Pair) -> None:
     async def scenario() -> None:
-        pump = asyncio.create_task(pair.pump.run())
-        pair.member("alpha", "192.0.2.10")
+        pump = pair.start("alpha")
         await until(lambda: pair.pump.published > 0)
         replica = await pair.open_replica()
         assert pair.follower is not None

@@ -234,11 +234,21 @@ class NatsBus:
             with contextlib.suppress(NatsError, TimeoutError):
                 await sub.unsubscribe()
 
-    async def delete_stream(self) -> None:
-        """Remove the stream and everything on it (tests, decommissioning)."""
-        with contextlib.suppress(NotFoundError):
-            await self._js.delete_stream(self.stream)
-
     async def close(self) -> None:
         with contextlib.suppress(NatsError, TimeoutError):
             await self._nc.close()
+
+
+async def delete_stream(url: str, stream: str) -> None:
+    """Remove ``stream`` and everything on it, whatever its subjects (tests, decommissioning).
+
+    A stream that does not exist is not an error.
+    """
+    if nats is None:
+        raise BusError("a NATS bus needs nats-py: pip install 'shieldwall[nats]'")
+    nc = await nats.connect(check_bus_url(url, "bus").split(","))
+    try:
+        with contextlib.suppress(NotFoundError):
+            await nc.jetstream().delete_stream(stream)
+    finally:
+        await nc.close()

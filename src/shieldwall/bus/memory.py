@@ -18,8 +18,7 @@ class MemoryBus:
         self.name = name
         self.messages: list[tuple[str, bytes]] = []  # (subject, data); position = index + 1
         self._charter: Charter | None = None
-        self._seqs: set[int] = set()
-        self._receipt_ids: set[str] = set()
+        self._ids: set[str] = set()  # message ids seen, as JetStream's duplicate window
         self._changed = asyncio.Condition()
         self.fail_next = 0  # tests: how many publishes to refuse
 
@@ -40,13 +39,16 @@ class MemoryBus:
         return None
 
     async def publish_input(self, data: bytes, seq: int) -> None:
+        await self._append("inputs", data, f"input-{seq}")
+
+    async def _append(self, subject: str, data: bytes, msg_id: str) -> None:
         if self.fail_next > 0:
             self.fail_next -= 1
-            raise BusError(f"{self.where} refused input {seq} (a test asked it to)")
-        if seq in self._seqs:
+            raise BusError(f"{self.where} refused {msg_id} (a test asked it to)")
+        if msg_id in self._ids:
             return  # deduplicated, as JetStream does with Nats-Msg-Id
-        self._seqs.add(seq)
-        self.messages.append(("inputs", data))
+        self._ids.add(msg_id)
+        self.messages.append((subject, data))
         async with self._changed:
             self._changed.notify_all()
 
@@ -58,15 +60,7 @@ class MemoryBus:
         return self._follow("inputs", after)
 
     async def publish_receipt(self, data: bytes, msg_id: str) -> None:
-        if self.fail_next > 0:
-            self.fail_next -= 1
-            raise BusError(f"{self.where} refused receipt {msg_id} (a test asked it to)")
-        if msg_id in self._receipt_ids:
-            return
-        self._receipt_ids.add(msg_id)
-        self.messages.append(("receipts", data))
-        async with self._changed:
-            self._changed.notify_all()
+        await self._append("receipts", data, msg_id)
 
     def follow_receipts(self, after: int) -> AsyncIterator[tuple[int, bytes]]:
         return self._follow("receipts", after)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +59,7 @@ def register(sub: Any) -> None:
     replica.add_argument(
         "--bus",
         metavar="URL",
-        default=os.environ.get("SHIELDWALL_BUS", ""),
-        help="the primary's NATS JetStream, nats://HOST:4222 (or SHIELDWALL_BUS)",
+        help="the primary's NATS JetStream, nats://HOST:4222 (default: $SHIELDWALL_BUS)",
     )
     replica.add_argument(
         "--bus-stream",
@@ -158,18 +156,22 @@ def cmd_replica(args: argparse.Namespace) -> int:
     import httpx
     from starlette.middleware import Middleware
 
-    from shieldwall.bus.base import BusError, check_bus_url
+    from shieldwall.bus.base import BusError
     from shieldwall.hub.app import create_app, open_secretariat
     from shieldwall.hub.forward import ForwardWrites
-    from shieldwall.hub.roles import fetch_charter, nats_connect, prepare_replica, replica_follower
+    from shieldwall.hub.roles import (
+        bus_url,
+        fetch_charter,
+        nats_connect,
+        prepare_replica,
+        replica_follower,
+    )
+    from shieldwall.hub.settings import HubSettings
+    from shieldwall.hub.storage import DB_NAME
     from shieldwall.interop.mount import interop_routes
 
     _logging(args.log_level)
     tls = _tls_files(args.tls_cert, args.tls_key)
-    if not args.bus:
-        raise CLIError(
-            "a replica needs the primary's bus: pass --bus nats://HOST:4222 or set SHIELDWALL_BUS"
-        )
     primary = str(args.primary).rstrip("/")
     if not primary.startswith(("http://", "https://")):
         raise CLIError(
@@ -180,15 +182,19 @@ def cmd_replica(args: argparse.Namespace) -> int:
             f"--ca {str(args.ca)!r} does not exist: give the primary's CA certificate (PEM)"
         )
     try:
-        url = check_bus_url(args.bus, "--bus")
+        url = bus_url(args.bus, HubSettings())
         stream = check_stream(args.bus_stream, "--bus-stream")
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    if not url:
+        raise CLIError(
+            "a replica needs the primary's bus: pass --bus nats://HOST:4222 or set SHIELDWALL_BUS"
+        )
     connect = nats_connect(url, stream, primary=False)
     try:
         charter = asyncio.run(fetch_charter(connect))
     except BusError as exc:
-        if not (args.data / "hub.sqlite3").exists():
+        if not (args.data / DB_NAME).exists():
             raise CLIError(f"{exc}; a new replica copies the alliance from the bus") from None
         charter = None  # serve the copy we have; the follower keeps trying
         console(stderr=True).print(f"[yellow]warning:[/] {exc}; serving the last copy")

@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shieldwall.hub.errors import error_response
+from shieldwall.hub.auth import read_body
+from shieldwall.hub.errors import ApiError, error_response
 
 log = logging.getLogger("shieldwall.hub")
 
@@ -47,8 +48,6 @@ class ForwardWrites:
         self.primary = primary.rstrip("/")
         self.client = client
         self.max_body = max_body
-        self.forwarded = 0
-        self.failed = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in READS:
@@ -58,16 +57,10 @@ class ForwardWrites:
         await response(scope, receive, send)
 
     async def _forward(self, request: Request) -> Response:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body:
-                return error_response(
-                    413, "too_large", f"body exceeds the limit of {self.max_body} bytes"
-                )
-            chunks.append(chunk)
-        body = b"".join(chunks)
+        try:
+            body = await read_body(request, self.max_body)
+        except ApiError as exc:  # too large: refused here, as the primary would
+            return error_response(exc.status, exc.code, exc.message)
         url = self.primary + request.url.path
         if request.url.query:
             url += "?" + request.url.query
@@ -77,7 +70,6 @@ class ForwardWrites:
         try:
             answer = await self.client.request(request.method, url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            self.failed += 1
             log.warning("forwarding %s %s to %s failed: %s", request.method, request.url.path,
                         self.primary, type(exc).__name__)  # fmt: skip
             return error_response(
@@ -86,6 +78,5 @@ class ForwardWrites:
                 f"this replica could not reach the primary hub at {self.primary} "
                 f"({type(exc).__name__}): resend later, or send to the primary directly",
             )
-        self.forwarded += 1
         kept = {k: v for k, v in answer.headers.items() if k.lower() not in _DROP}
         return Response(answer.content, status_code=answer.status_code, headers=kept)

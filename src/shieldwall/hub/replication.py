@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -45,7 +46,7 @@ Connect = Callable[[], Awaitable[Bus]]
 BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
-class OnTheBus:
+class OnTheBus(ABC):
     """A task that holds a bus connection, reconnecting with backoff until told to stop.
 
     ``_session`` does the work on one connection; ``_failed`` says whether to retry.
@@ -72,11 +73,13 @@ class OnTheBus:
             await asyncio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
             attempt += 1
 
+    @abstractmethod
     async def _session(self, bus: Bus) -> None:
-        raise NotImplementedError
+        """The work done on one connection; returns or raises when it ends."""
 
+    @abstractmethod
     def _failed(self, exc: Exception) -> bool:
-        raise NotImplementedError
+        """Note what ``exc`` means (state, error); True to reconnect and go on."""
 
 
 class Pump(OnTheBus):
@@ -154,15 +157,16 @@ class Pump(OnTheBus):
         while True:
             self._wake.clear()
             rows = store.inputs_after(self.published, self._page)
-            for seq, at, kind, payload in rows:
+            for seq, at, kind, text in rows:
+                payload = json.loads(text)
                 record = InputRecord(
                     seq=seq,
                     prev=self.published,
                     at=at,
                     kind=kind,
-                    payload=json.loads(payload),
+                    payload=payload,
                     signals=tuple(store.signals_of_input(seq)) if kind == "signals" else (),
-                    member=_member(store, kind, payload),
+                    member=self._member(seq, kind, payload),
                 )
                 await bus.publish_input(encode_input(record), seq)
                 self.published = seq
@@ -171,6 +175,19 @@ class Pump(OnTheBus):
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(5.0):
                         await self._wake.wait()
+
+    def _member(self, seq: int, kind: str, payload: dict[str, Any]) -> tuple[str, bool] | None:
+        """An accession's (public key, external): what a replica needs to admit it."""
+        if kind != "apply":
+            return None
+        entry = self.sec.store.member_entry(payload["name"])
+        if entry is None:
+            self.fatal = True
+            raise BusError(
+                f"input {seq} admits {payload['name']!r}, whom this hub's store does not "
+                "hold: the store is damaged; restore it before publishing again"
+            )
+        return entry
 
     async def _read_receipts(self, bus: Bus) -> None:
         """Record what members received from the replicas' streams (ledger consumption)."""
@@ -198,13 +215,6 @@ async def together(*work: Coroutine[Any, Any, None]) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _member(store: Any, kind: str, payload: str) -> tuple[str, bool] | None:
-    if kind != "apply":
-        return None
-    entry: tuple[str, bool] | None = store.member_entry(json.loads(payload)["name"])
-    return entry or ("", False)
 
 
 class Follower(OnTheBus):

@@ -16,6 +16,8 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from shieldwall import wire
 from shieldwall.bus.records import Charter, InputRecord, Receipt
 from shieldwall.core.council import Council
@@ -251,8 +253,17 @@ class Secretariat:
         outcome, _ = self._record(
             "apply", {"name": name, "addresses": addresses}, now, before=add_identity
         )
-        self.identities[name] = Identity(name, key, public_key, addresses)
+        self._remember(name, public_key, key, addresses)
         return outcome
+
+    def _remember(
+        self, name: str, public_text: str, key: Ed25519PublicKey | None, addresses: list[str]
+    ) -> None:
+        """Keep a newly recorded member's identity (no key: an external partner)."""
+        if key is None:
+            self.externals.add(name)
+        else:
+            self.identities[name] = Identity(name, key, public_text, list(addresses))
 
     def approve(self, name: str, by: str) -> Outcome:
         return self._record("approve", {"name": name, "by": by}, self.clock())[0]
@@ -297,7 +308,7 @@ class Secretariat:
                 self.store.add_member(partner, "", [], now, external=True)
 
             self._record("apply", {"name": partner, "addresses": []}, now, before=add_partner)
-            self.externals.add(partner)
+            self._remember(partner, "", None, [])
             self._record("approve", {"name": partner, "by": "secretariat"}, self.clock())
         state = self.council.member(partner)
         status = getattr(state, "status", "unknown")
@@ -400,16 +411,18 @@ class Secretariat:
                 "rebuild this replica from an empty --data directory"
             )
         p, at, kind = record.payload, record.at, record.kind
+        public_text, external = record.member or ("", True)
         try:
             check_input(kind, p)
+            # A key the replica could not read back at its next start is refused now.
+            key = parse_public(public_text) if kind == "apply" and not external else None
         except ValueError as exc:
             raise ReplicationError(f"input {record.seq}: {exc}") from None
 
         def marks() -> None:
             s = self.store
             if kind == "apply":
-                key, external = record.member or ("", False)
-                s.add_member(p["name"], key, p["addresses"], at, external=external)
+                s.add_member(p["name"], public_text, p["addresses"], at, external=external)
             elif kind == "policy":
                 s.set_policy(p["member"], p["policy"])
             s.set_meta(REPLICA_INPUT, str(record.seq))
@@ -428,14 +441,8 @@ class Secretariat:
         finally:
             self._replicating = False
         self.replica_seq, self.replica_position = record.seq, position
-        if kind == "apply" and record.member is not None:
-            key, external = record.member
-            if external:
-                self.externals.add(p["name"])
-            else:
-                self.identities[p["name"]] = Identity(
-                    p["name"], parse_public(key), key, list(p["addresses"])
-                )
+        if kind == "apply":
+            self._remember(p["name"], public_text, key, p["addresses"])
         elif kind == "policy" and p["member"] in self.identities:
             self.identities[p["member"]].policy = p["policy"]
         return True
