@@ -188,3 +188,24 @@ def test_declared_addresses_are_rebuilt_once_for_many_applicants() -> None:
     out = report(c, "m0", 1.0, "10.1.49.7")
     assert gate._declared is None
     assert [(d.target, d.protected) for d in out.disputes] == [("10.1.49.7", "10.1.49.0/24")]
+
+
+@pytest.mark.parametrize(
+    ("template", "members"),
+    [
+        pytest.param("nato", 3, id="collective-decisions"),
+        pytest.param("unilateral", 3, id="self-defence-few-members"),
+        pytest.param("unilateral", 40, id="self-defence-many-members"),
+    ],
+)
+def test_active_on_is_active_filtered_to_the_targets(template: str, members: int) -> None:
+    c = council(template, members=members)
+    targets = [f"203.0.113.{i}" for i in range(1, 30)]
+    for i, target in enumerate(targets):
+        report(c, f"m{i % members}", 1.0 + i, target)
+        report(c, f"m{(i + 1) % members}", 1.5 + i, target)
+    assert c.active(100.0), "the reports made decisions"
+    for wanted in ([], targets[:1], targets[3:9], [*targets[20:], "198.51.100.1"]):
+        expected = [d for d in c.active(100.0) if d.target in set(wanted)]
+        assert c.active_on(wanted, 100.0) == expected
+    assert c.active_on(targets, 1e12) == [], "expired decisions are not active"

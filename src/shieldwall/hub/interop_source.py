@@ -16,7 +16,7 @@ import bisect
 import json
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from shieldwall.core.model import Decision, Revocation, Signal
 from shieldwall.hub.secretariat import Secretariat
@@ -89,6 +89,9 @@ class HubSource:
 
     def active(self, now: float) -> list[Decision]:
         return self.sec.council.active(now)
+
+    def active_on(self, values: Iterable[str], now: float) -> list[Decision]:
+        return self.sec.council.active_on(values, now)
 
     def seq(self) -> int:
         return self.sec.stream.last_id

@@ -204,8 +204,7 @@ class CrowdSecAPI:
         keys = {(f.value, f.type) for f in new} | {(f.value, f.type) for f in deleted}
         values = {value for value, _ in keys}
         live: dict[tuple[str, str], float] = {}
-        candidates = [d for d in self.source.active(now) if d.target in values]
-        for f in self._select(candidates, filters):
+        for f in self._select(self.source.active_on(values, now), filters):
             key = (f.value, f.type)
             if key in keys and f.expires_at > live.get(key, -math.inf):
                 live[key] = f.expires_at

@@ -14,7 +14,7 @@ everything after it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -64,6 +64,10 @@ class DecisionSource(Protocol):
 
     def active(self, now: float) -> Sequence[Decision]:
         """Every decision active at ``now`` (revoked ones excluded), by id."""
+        ...
+
+    def active_on(self, values: Iterable[str], now: float) -> Sequence[Decision]:
+        """The decisions :meth:`active` gives whose target is one of ``values``, by id."""
         ...
 
     def seq(self) -> int:
@@ -163,6 +167,10 @@ class MemorySource:
                 for d in self._decisions.values()
                 if d.issued_at <= now < d.expires_at and d.id not in self._revoked
             ]
+
+    def active_on(self, values: Iterable[str], now: float) -> list[Decision]:
+        wanted = set(values)
+        return [d for d in self.active(now) if d.target in wanted]
 
     def seq(self) -> int:
         return self._seq
