@@ -1,5 +1,5 @@
-"""fail2ban's own filters, unchanged: every one loads (or is refused for a listed reason)
-and matches fail2ban's own sample lines as fail2ban does.
+"""fail2ban's own filters, unchanged: every one loads and matches fail2ban's own sample
+lines as fail2ban does.
 
 The filters are Debian's (``/etc/fail2ban/filter.d``); the samples are the ones the
 fail2ban package installs with its test suite: each sample line carries, in a
@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from shieldwall.interop.fail2ban.config import ConfigError
 from shieldwall.interop.fail2ban.dates import DateDetector
 from shieldwall.interop.fail2ban.engine import FilterEngine
 from shieldwall.interop.fail2ban.filter import load_filter
@@ -32,12 +31,6 @@ FILTERS = Path("/etc/fail2ban/filter.d")
 # fail2ban treats ``*common.conf`` as shared definitions that filters include, never as
 # filters (its own sample test skips them the same way).
 STOCK = sorted(p for p in FILTERS.glob("*.conf") if not p.name.endswith("common.conf"))
-
-# Filters we refuse: stem -> the reason the refusal must give (with file and line).
-# Each entry would be a feature fail2ban has that this engine has not. It is empty:
-# every stock filter loads (multi-line ones included). A filter added here must say
-# why in a comment.
-REFUSED: dict[str, str] = {}
 
 # fail2ban's test clock (its samples' year-less dates are read against it) and zone.
 TEST_NOW = 1124013600
@@ -50,16 +43,9 @@ def test_the_stock_filters_are_there() -> None:
 
 
 @pytest.mark.parametrize("path", STOCK, ids=[p.stem for p in STOCK])
-def test_stock_filter_loads_or_is_refused_for_a_listed_reason(path: Path) -> None:
-    reason = REFUSED.get(path.stem)
-    if reason is None:
-        definition = load_filter(path)
-        assert definition.failregex
-        return
-    with pytest.raises(ConfigError) as info:
-        load_filter(path)
-    assert re.match(rf"^{re.escape(str(path))}:\d+: ", str(info.value)), str(info.value)
-    assert reason in str(info.value)
+def test_stock_filter_loads(path: Path) -> None:
+    """Multi-line ones included: no stock filter needs a feature this engine lacks."""
+    assert load_filter(path).failregex
 
 
 # -- fail2ban's samples ------------------------------------------------------------
@@ -197,10 +183,7 @@ def fail2ban_test_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     time.tzset()
 
 
-SAMPLED = [p for p in STOCK if p.stem not in REFUSED]
-
-
-@pytest.mark.parametrize("path", SAMPLED, ids=[p.stem for p in SAMPLED])
+@pytest.mark.parametrize("path", STOCK, ids=[p.stem for p in STOCK])
 def test_stock_filter_matches_fail2bans_samples(path: Path, fail2ban_test_zone: None) -> None:
     if not (samples_dir() / path.stem).is_file():
         pytest.fail(f"fail2ban ships no samples for {path.stem}: check this filter by hand")

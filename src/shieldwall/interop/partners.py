@@ -16,6 +16,7 @@ import base64
 import binascii
 import hmac
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,11 +88,21 @@ def credentials(request: Request) -> tuple[str, str] | None:
     return name, secret
 
 
-class _Authenticator:
+class _Authenticator(ABC):
     """The TAXII server's ``auth``: the partner a request's credentials name, or None."""
 
+    @abstractmethod
+    def _find(self, secret: str) -> Partner | None:
+        """The partner whose secret this is."""
+
     def check(self, name: str, secret: str) -> Partner | None:
-        raise NotImplementedError
+        """The partner whose secret this is (and, when ``name`` is given, named so)."""
+        partner = self._find(secret)
+        if partner is None or (
+            name and not hmac.compare_digest(name.encode(), partner.name.encode())
+        ):
+            return None
+        return partner
 
     def __call__(self, request: Request) -> Partner | None:
         found = credentials(request)
@@ -138,12 +149,9 @@ class SQLitePartners(_Authenticator):
             for c in self._store.list()
         ]
 
-    def check(self, name: str, secret: str) -> Partner | None:
-        """The partner whose secret this is (and, when ``name`` is given, named so)."""
+    def _find(self, secret: str) -> Partner | None:
         cred = self._store.check(secret)
         if cred is None:
-            return None
-        if name and not hmac.compare_digest(name.encode(), cred.name.encode()):
             return None
         return Partner(cred.name, bool(cred.attributes["can_write"]))
 
@@ -161,18 +169,12 @@ class MemoryPartners(_Authenticator):
         self, name: str, secret: str, now: float = 0.0, can_write: bool = False
     ) -> PartnerRecord:
         _check_new(name, secret)
-        if hash_secret(secret) in self._by_hash or any(
-            r.name == name for r in self._by_hash.values()
-        ):
+        hashed = hash_secret(secret)
+        if hashed in self._by_hash or any(r.name == name for r in self._by_hash.values()):
             raise _taken(name)
-        record = PartnerRecord(name, can_write, now)
-        self._by_hash[hash_secret(secret)] = record
+        record = self._by_hash[hashed] = PartnerRecord(name, can_write, now)
         return record
 
-    def check(self, name: str, secret: str) -> Partner | None:
+    def _find(self, secret: str) -> Partner | None:
         record = self._by_hash.get(hash_secret(secret))
-        if record is None or (
-            name and not hmac.compare_digest(name.encode(), record.name.encode())
-        ):
-            return None
-        return Partner(record.name, record.can_write)
+        return None if record is None else Partner(record.name, record.can_write)

@@ -276,10 +276,3 @@ def _today(entry: _Parsed, now: float) -> float:
     today = time.localtime(now) if entry.offset is None else time.gmtime(now + entry.offset)
     stamp = _stamp(today.tm_year, today.tm_mon, today.tm_mday, hour, minute, second, entry.offset)  # fmt: skip
     return stamp - 86400 if stamp > now else stamp
-
-
-def strip_date(line: str, match: DateMatch | None) -> str:
-    """The line as fail2ban's regexes see it: the date text removed."""
-    if match is None:
-        return line
-    return line[: match.start] + line[match.end :]

@@ -116,6 +116,8 @@ def load_filter(path: Path | str, args: dict[str, str] | None = None) -> FilterD
         raise ConfigError(dp_where, str(exc).split(": ", 1)[-1]) from None
     journal = _text(config, options, "journalmatch") or ""
     journalmatch = tuple(tuple(line.split()) for line in journal.split("\n") if line.strip())
+    # a multi-line buffer takes in every line: no prefilter then
+    patterns = [r.regex.pattern for r in fail] if maxlines == 1 else None
     return FilterDefinition(
         name=path.stem,
         path=str(path),
@@ -125,10 +127,8 @@ def load_filter(path: Path | str, args: dict[str, str] | None = None) -> FilterD
         dates=dates,
         datepattern=datepattern.strip() if datepattern else None,
         journalmatch=journalmatch,
-        prefilter=build_prefilter([r.regex.pattern for r in fail]) if maxlines == 1 else None,
-        prefilter_literals=prefilter_literals([r.regex.pattern for r in fail])
-        if maxlines == 1
-        else None,
+        prefilter=None if patterns is None else build_prefilter(patterns),
+        prefilter_literals=None if patterns is None else prefilter_literals(patterns),
         maxlines=maxlines,
     )
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Collection
+from functools import lru_cache
 from typing import Any
 
 # The regex parser's own view of a pattern (private modules of ``re`` in 3.11+).
@@ -89,18 +91,19 @@ def _other_factors(regex: str) -> list[frozenset[str]]:
     return sorted(found, key=_score, reverse=True)
 
 
-def _minimal(literals: set[str]) -> set[str]:
+def _minimal(literals: Collection[str]) -> set[str]:
     """The literals that hold no other one: a line holding a literal holds one of them."""
     return {s for s in literals if not any(o != s and o in s for o in literals)}
 
 
-def _union(regexes: list[str]) -> tuple[set[str], bool] | None:
+@lru_cache(maxsize=64)
+def _union(regexes: tuple[str, ...]) -> tuple[frozenset[str], bool] | None:
     """The required literals of all regexes, and whether any is case-insensitive.
 
     Each regex gives its best literals, unless another set it cannot match without is
     found by the literals the other regexes give anyway: ``disconnect`` rather than
     ``: Auth fail`` when another regex needs ``disconnect`` (one scan fewer, and no
-    line more)."""
+    line more). Kept per list of regexes: a filter's two prefilters ask for the same."""
     chosen: list[frozenset[str]] = []
     ignore_case = False
     for regex in regexes:
@@ -115,7 +118,7 @@ def _union(regexes: list[str]) -> tuple[set[str], bool] | None:
             if factor != chosen[i] and all(any(o in s for o in others) for s in factor):
                 chosen[i] = factor
                 break
-    literals: set[str] = set().union(*chosen)
+    literals = frozenset().union(*chosen)
     if not literals:
         return None
     return literals, ignore_case
@@ -123,7 +126,7 @@ def _union(regexes: list[str]) -> tuple[set[str], bool] | None:
 
 def build_prefilter(regexes: list[str]) -> re.Pattern[bytes] | None:
     """One bytes regex finding any required literal of any regex, or None if impossible."""
-    union = _union(regexes)
+    union = _union(tuple(regexes))
     if union is None:
         return None
     literals, ignore_case = union
@@ -144,7 +147,7 @@ def prefilter_literals(regexes: list[str]) -> tuple[bytes, ...] | None:
     None when the prefilter is case-insensitive or impossible, or a literal holds a line
     break (the regex then decides, as before).
     """
-    union = _union(regexes)
+    union = _union(tuple(regexes))
     if union is None or union[1] or any("\n" in s for s in union[0]):
         return None
     kept = _minimal(union[0])
