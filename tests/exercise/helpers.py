@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from shieldwall.cli import main
+from shieldwall.core.treaty import load_template
 from shieldwall.exercise import campaign as cmod
 from shieldwall.exercise import members as mmod
+from shieldwall.exercise.engine import run_treaty
+from shieldwall.exercise.evaluate import evaluate
+from shieldwall.exercise.metrics import TreatyResult
+from shieldwall.exercise.timeline import Run
 from shieldwall.exercise.world import Config, World
+
+# A small exercise for command-line tests.
+SMALL = ["--members", "24", "--events", "6000", "--sources", "150", "--quiet"]
+
+# One attacker hits member 0 ten times (t=0..90, every 10 s), then member 1
+# (t=100..130) and member 2 (t=1000, 1010).
+RELAY = [
+    (0, 0, [float(t) for t in range(0, 100, 10)]),
+    (0, 1, [100.0, 110.0, 120.0, 130.0]),
+    (0, 2, [1000.0, 1010.0]),
+]
 
 
 def tiny_campaign(
@@ -103,3 +121,17 @@ def tiny_world(campaign: cmod.Campaign, members: mmod.Members, **config: object)
     settings: dict[str, object] = {"appeal_after_s": 0.0, **config}
     cfg = Config(members=members.count, **settings)  # type: ignore[arg-type]
     return World(cfg, campaign, members)
+
+
+def played(world: World, template: str) -> tuple[Run, TreatyResult]:
+    """Run treaty template ``template`` on ``world``: the run and its metrics."""
+    run = run_treaty(world, load_template(template))
+    return run, evaluate(run, world)
+
+
+def refused(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run ``shieldwall`` with ``args``, expect a one-line refusal, return it."""
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    return err

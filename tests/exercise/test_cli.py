@@ -9,9 +9,9 @@ import pytest
 
 from shieldwall.cli import main
 from shieldwall.core.treaty import template_text
-from shieldwall.exercise.sweep import load, override, parse_sweep
-
-SMALL = ["--members", "24", "--events", "6000", "--sources", "150", "--quiet"]
+from shieldwall.exercise.sweep import check, load, override, parse_sweep
+from shieldwall.exercise.world import Config
+from tests.exercise.helpers import SMALL, refused
 
 
 def run_cli(tmp_path: Path, *extra: str) -> dict[str, object]:
@@ -141,10 +141,7 @@ def test_quorum_sweep_is_recorded(tmp_path: Path) -> None:
 def test_user_errors_are_one_line(
     args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["exercise", *SMALL, *args]) == 2
-    err = capsys.readouterr().err
-    assert message in err
-    assert err.count("\n") == 1 and "Traceback" not in err
+    assert message in refused(["exercise", *SMALL, *args], capsys)
 
 
 @pytest.mark.parametrize(
@@ -175,10 +172,42 @@ def test_treaty_file_errors_name_the_file(
         path.write_text(template_text("nato"), "utf-8")
     elif isinstance(content, bytes):
         path.write_bytes(content)
-    assert main(["exercise", *SMALL, "--compare", f"nato,{path}"]) == 2
-    err = capsys.readouterr().err
+    err = refused(["exercise", *SMALL, "--compare", f"nato,{path}"], capsys)
     assert message in err and name in err
-    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def three_permanent_members(path: Path) -> Path:
+    """The un template with three permanent members named in the file."""
+    text = template_text("un").replace("permanent = []", 'permanent = ["p1", "p2", "p3"]')
+    assert 'permanent = ["p1"' in text
+    path.write_text(text, "utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("members", "sweeps"),
+    [
+        pytest.param(2, [], id="too-few-members"),
+        pytest.param(24, [("members", [4.0, 2.0])], id="members-sweep-goes-below"),
+    ],
+)
+def test_more_permanent_members_than_members_is_refused_before_the_run(
+    tmp_path: Path, members: int, sweeps: list[tuple[str, list[float]]]
+) -> None:
+    """Every treaty and every sweep point is checked against the roster before the
+    first treaty runs, not when the treaty's turn comes."""
+    path = three_permanent_members(tmp_path / "council.toml")
+    with pytest.raises(ValueError, match="names 3 permanent members but the exercise has 2"):
+        check(Config(members=members), ["nato", str(path)], sweeps)
+    check(Config(members=3), ["nato", str(path)], [("members", [3.0, 5.0])])  # enough
+
+
+def test_permanent_members_refusal_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = three_permanent_members(tmp_path / "council.toml")
+    err = refused(["exercise", *SMALL, "--compare", f"nato,{path}", "--members", "2"], capsys)
+    assert "names 3 permanent members but the exercise has 2 members: give at least 3" in err
 
 
 @pytest.mark.parametrize(
@@ -201,10 +230,8 @@ def test_unwritable_outputs_are_refused_before_the_run(
     target = where.format(tmp=tmp_path)
     other = tmp_path / "other.json" if flag == "--html" else tmp_path / "other.html"
     other_flag = "--json" if flag == "--html" else "--html"
-    assert main(["exercise", *SMALL, flag, target, other_flag, str(other)]) == 2
-    err = capsys.readouterr().err
+    err = refused(["exercise", *SMALL, flag, target, other_flag, str(other)], capsys)
     assert message in err and target in err
-    assert err.count("\n") == 1 and "Traceback" not in err
     assert not other.exists()  # nothing ran, and the probe of the other path left nothing
 
 
@@ -212,14 +239,14 @@ def test_same_file_for_json_and_html_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = str(tmp_path / "both")
-    assert main(["exercise", *SMALL, "--json", out, "--html", out]) == 2
-    assert "--json and --html both write" in capsys.readouterr().err
+    assert "--json and --html both write" in refused(
+        ["exercise", *SMALL, "--json", out, "--html", out], capsys
+    )
 
 
 def test_malformed_integer_parameter(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["exercise", "--quiet", "--param", "events=1e5"]) == 2
-    assert "parameter events='1e5' is not a valid int: give e.g. events=100000" in (
-        capsys.readouterr().err
+    assert "parameter events='1e5' is not a valid int: give e.g. events=100000" in refused(
+        ["exercise", "--quiet", "--param", "events=1e5"], capsys
     )
 
 

@@ -23,13 +23,7 @@ from shieldwall.exercise.engine import run_treaty
 from shieldwall.exercise.evaluate import evaluate
 from shieldwall.exercise.members import RogueReports
 from shieldwall.exercise.sweep import load
-from tests.exercise.helpers import tiny_campaign, tiny_members, tiny_world
-
-RELAY = [
-    (0, 0, [float(t) for t in range(0, 100, 10)]),
-    (0, 1, [100.0, 110.0, 120.0, 130.0]),
-    (0, 2, [1000.0, 1010.0]),
-]
+from tests.exercise.helpers import RELAY, tiny_campaign, tiny_members, tiny_world
 
 
 @pytest.mark.parametrize(

@@ -11,18 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shieldwall.core.treaty import load_template
 from shieldwall.exercise.campaign import CORRELATED, TARGETED
-from shieldwall.exercise.engine import run_treaty
-from shieldwall.exercise.evaluate import evaluate
 from shieldwall.exercise.timeline import T0
-from tests.exercise.helpers import tiny_campaign, tiny_members, tiny_world
-
-RELAY = [
-    (0, 0, [float(t) for t in range(0, 100, 10)]),
-    (0, 1, [100.0, 110.0, 120.0, 130.0]),
-    (0, 2, [1000.0, 1010.0]),
-]
+from tests.exercise.helpers import RELAY, played, tiny_campaign, tiny_members, tiny_world
 
 # One attacker reaches members 0, 1 and 2 in turn (detected at 1, 3 and 5). Under un
 # (quorum 3) members 0 and 1 open a consultation at the slice ending at 5; member 2's
@@ -52,8 +43,7 @@ def test_throttle_lets_one_in_ten_through(
 ) -> None:
     members = tiny_members(3, self_defence=local, self_defence_ban_s=30.0)
     world = tiny_world(tiny_campaign(THROTTLED, 3), members)
-    run = run_treaty(world, load_template("un"))
-    r = evaluate(run, world)
+    run, r = played(world, "un")
     assert [(rec.decision.action, rec.issued) for rec in run.records] == [("throttle", 10.0)]
     assert (r.attacks_absorbed, r.attacks_blocked) == (absorbed, 46 - absorbed)
     assert (r.local_bans, r.blocked_locally_only) == (local_bans, local_only)
@@ -76,8 +66,7 @@ def test_recommendations_bind_only_members_that_take_them_up(
     members = tiny_members(3)
     members.adopts_recommended[:] = adopts
     world = tiny_world(tiny_campaign(RELAY, 3), members)
-    run = run_treaty(world, load_template("anzus"))
-    r = evaluate(run, world)
+    run, r = played(world, "anzus")
     assert [rec.decision.recommended for rec in run.records] == [True]
     assert (r.attacks_absorbed, r.attacks_blocked) == (absorbed, 16 - absorbed)
     assert r.protection_delay_p50_s == p50
@@ -93,8 +82,7 @@ def test_permanent_member_vetoes_a_ban_on_its_own_customers() -> None:
     members = tiny_members(3)
     members.response_s[2] = 20.0
     world = tiny_world(tiny_campaign(pairs, 3, users={0: 40}, hosts={0: 2}), members)
-    run = run_treaty(world, load_template("un"))
-    r = evaluate(run, world)
+    run, r = played(world, "un")
     assert [(rec.issued, rec.end) for rec in run.records] == [(10.0, 35.0)]
     assert r.revocations == 1
     assert (r.attacks_absorbed, r.attacks_blocked) == (7, 2)
@@ -109,8 +97,7 @@ def test_member_under_heavy_attack_invokes_collective_defence() -> None:
     every open consultation it reported at once (clause art5.invocation)."""
     pairs = [(s, 0, [10.0 * s, 10.0 * s + 1]) for s in range(20)]
     world = tiny_world(tiny_campaign(pairs, 3), tiny_members(3))
-    run = run_treaty(world, load_template("nato"))
-    r = evaluate(run, world)
+    run, r = played(world, "nato")
     assert r.decisions == 20 and r.consultations == 20
     assert {rec.decision.clause for rec in run.records} == {"art5.invocation"}
     assert {rec.issued for rec in run.records} == {195.0}
@@ -124,7 +111,7 @@ def test_unanimity_decides_when_the_deliberation_ends() -> None:
     as the hub's ticker would, and recommends league's first rung, a watch."""
     pairs = [(0, 0, [0.0, 1.0]), (0, 1, [2.0, 3.0])]
     world = tiny_world(tiny_campaign(pairs, 2), tiny_members(2))
-    run = run_treaty(world, load_template("league"))
+    run, _ = played(world, "league")
     assert [
         (rec.decision.action, rec.decision.clause, rec.decision.issued_at - T0)
         for rec in run.records
@@ -153,7 +140,7 @@ def test_delays_shares_and_kinds_by_hand() -> None:
     ]
     campaign = tiny_campaign(pairs, 3, kinds={1: CORRELATED, 2: TARGETED})
     world = tiny_world(campaign, tiny_members(3))
-    r = evaluate(run_treaty(world, load_template("nato")), world)
+    _, r = played(world, "nato")
     assert r.detected_attackers == 3 and r.decisions == 2
     assert (r.protection_delay_p50_s, r.protection_delay_p95_s) == (115.0, None)
     assert (r.protection_delay_multi_p50_s, r.protection_delay_multi_p95_s) == (35.0, 115.0)

@@ -27,7 +27,6 @@ import numpy as np
 import pytest
 
 from shieldwall.cli import main
-from shieldwall.core.treaty import load_template
 from shieldwall.exercise.campaign import CampaignParams
 from shieldwall.exercise.engine import run_treaty
 from shieldwall.exercise.evaluate import evaluate
@@ -35,13 +34,15 @@ from shieldwall.exercise.members import MemberParams, RogueReports
 from shieldwall.exercise.metrics import TreatyResult
 from shieldwall.exercise.sweep import configured, load, parse_sweep
 from shieldwall.exercise.world import Config, World
-from tests.exercise.helpers import tiny_campaign, tiny_members, tiny_world
-
-RELAY = [
-    (0, 0, [float(t) for t in range(0, 100, 10)]),
-    (0, 1, [100.0, 110.0, 120.0, 130.0]),
-    (0, 2, [1000.0, 1010.0]),
-]
+from tests.exercise.helpers import (
+    RELAY,
+    SMALL,
+    played,
+    refused,
+    tiny_campaign,
+    tiny_members,
+    tiny_world,
+)
 
 
 def play(
@@ -56,7 +57,7 @@ def play(
         tiny_campaign(pairs, members, users=users),
         tiny_members(members, **roster),  # type: ignore[arg-type]
     )
-    return evaluate(run_treaty(world, load_template(treaty)), world)
+    return played(world, treaty)[1]
 
 
 @pytest.mark.parametrize(
@@ -209,9 +210,6 @@ def test_bad_ban_duration_is_refused() -> None:
         MemberParams(self_defence_ban_s=0.5)
 
 
-SMALL = ["--members", "24", "--events", "6000", "--sources", "150", "--quiet"]
-
-
 def test_json_reports_both_modes(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     assert main(["exercise", *SMALL, "--compare", "unilateral,nato", "--json", str(out)]) == 0
@@ -237,6 +235,4 @@ def test_no_self_defence_flag(tmp_path: Path) -> None:
 
 def test_no_self_defence_contradiction_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["exercise", *SMALL, "--no-self-defence", "--param", "self_defence=true"]
-    code = main(args)
-    assert code != 0
-    assert "--no-self-defence contradicts --param self_defence=true" in capsys.readouterr().err
+    assert "--no-self-defence contradicts --param self_defence=true" in refused(args, capsys)

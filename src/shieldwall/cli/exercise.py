@@ -13,8 +13,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shieldwall.cli.common import CLIError, console
-from shieldwall.exercise import campaign as cmod
-from shieldwall.exercise import members as mmod
 from shieldwall.exercise.report_html import figure
 
 DEFAULT_COMPARE = "unilateral,nato,anzus,un,league"
@@ -25,6 +23,12 @@ FLAG_PARAMS = (
     ("--rogue", "rogue"),
     ("--free-riders", "free_rider_share"),
 )
+# Switches that set a boolean parameter: (argument, flag, parameter, value it sets).
+SWITCH_PARAMS = (
+    ("collude", "--collude", "collude", True),
+    ("no_self_defence", "--no-self-defence", "self_defence", False),
+)
+CONFIG_PARAMS = ("slice_s", "appeal_after_s")
 
 
 def register(sub: Any) -> None:
@@ -87,6 +91,9 @@ def register(sub: Any) -> None:
 
 
 def build_config(args: argparse.Namespace) -> Any:
+    # Imported here: NumPy is for this command only, not every command's start-up.
+    from shieldwall.exercise import campaign as cmod
+    from shieldwall.exercise import members as mmod
     from shieldwall.exercise.world import Config
 
     pairs: dict[str, str] = {}
@@ -102,27 +109,23 @@ def build_config(args: argparse.Namespace) -> Any:
         if key in pairs:
             raise CLIError(f"{flag} {value} contradicts --param {key}={pairs[key]}: give only one")
         pairs[key] = str(value)
-    if args.collude:
-        if pairs.get("collude", "true").lower() not in ("true", "1", "yes"):
-            raise CLIError(
-                f"--collude contradicts --param collude={pairs['collude']}: give only one"
-            )
-        pairs["collude"] = "true"
-    if args.no_self_defence:
-        if pairs.get("self_defence", "false").lower() not in ("false", "0", "no"):
-            raise CLIError("--no-self-defence contradicts --param self_defence=true: give only one")
-        pairs["self_defence"] = "false"
+    for attr, flag, key, on in SWITCH_PARAMS:
+        if not getattr(args, attr):
+            continue
+        given = pairs.get(key)
+        if given is not None and cmod.truth(given) is not on:
+            raise CLIError(f"{flag} contradicts --param {key}={given}: give only one")
+        pairs[key] = str(on).lower()
     camp_keys = {k: v for k, v in pairs.items() if k in cmod.CampaignParams.__dataclass_fields__}
     mem_keys = {k: v for k, v in pairs.items() if k in mmod.MemberParams.__dataclass_fields__}
-    cfg_keys = {k: v for k, v in pairs.items() if k in ("slice_s", "appeal_after_s")}
+    cfg_keys = {k: v for k, v in pairs.items() if k in CONFIG_PARAMS}
     unknown = set(pairs) - set(camp_keys) - set(mem_keys) - set(cfg_keys)
     if unknown:
         known = sorted(
             [
                 *cmod.CampaignParams.__dataclass_fields__,
                 *mmod.MemberParams.__dataclass_fields__,
-                "slice_s",
-                "appeal_after_s",
+                *CONFIG_PARAMS,
             ]
         )
         raise CLIError(
@@ -189,10 +192,7 @@ def run(args: argparse.Namespace) -> int:
     config = build_config(args)
     try:
         sweeps = [sw.parse_sweep(s) for s in args.sweep]
-        for spec in treaties:
-            sw.load(spec)
-        for name, values in sweeps:
-            sw.check_sweep(config, treaties, name, values)
+        sw.check(config, treaties, sweeps)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     if args.json is not None and args.json == args.html:

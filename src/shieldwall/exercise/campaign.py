@@ -127,6 +127,17 @@ def _check_float(name: str, value: object, lo: float, hi: float) -> None:
         raise ValueError(f"{name}={value!r} is out of range: give a number from {lo} to {hi}")
 
 
+def truth(raw: str) -> bool | None:
+    """``true``, ``1``, ``yes`` or ``false``, ``0``, ``no`` (any case) as a boolean;
+    None for anything else."""
+    word = raw.lower()
+    if word in ("true", "1", "yes"):
+        return True
+    if word in ("false", "0", "no"):
+        return False
+    return None
+
+
 def coerce(cls: type, overrides: dict[str, str]) -> dict[str, Any]:
     """Convert ``key=value`` strings to the field types of dataclass ``cls``."""
     known = {f.name: f for f in fields(cls)}
@@ -137,9 +148,10 @@ def coerce(cls: type, overrides: dict[str, str]) -> dict[str, Any]:
         kind = known[key].type
         try:
             if kind in ("bool", bool):
-                if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                value = truth(raw)
+                if value is None:
                     raise ValueError(raw)
-                out[key] = raw.lower() in ("true", "1", "yes")
+                out[key] = value
             elif kind in ("int", int):
                 out[key] = int(raw)
             else:
@@ -198,6 +210,12 @@ class Campaign:
     @property
     def end(self) -> float:
         return float(self.ev_time.max()) if self.ev_time.size else self.params.duration_s
+
+    def first_event(self) -> NDArray[np.float64]:
+        """Per source: the time of its first event anywhere (inf: it sent none)."""
+        out = np.full(self.src_kind.size, np.inf)
+        np.minimum.at(out, self.ev_source, self.ev_time)
+        return out
 
 
 def address_text(addr: int) -> str:

@@ -16,13 +16,19 @@ from shieldwall.exercise.timeline import Record, Run
 from shieldwall.exercise.world import World
 
 
+def _after_outage(
+    m: mmod.Members, member: NDArray[np.int64], t: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """:meth:`~shieldwall.exercise.members.Members.after_outage` for many messages."""
+    start, end = m.outage_start[member], m.outage_end[member]
+    return np.asarray(np.where((start <= t) & (t < end), end, t), dtype=np.float64)
+
+
 def arrival(
     m: mmod.Members, t: NDArray[np.float64], member: NDArray[np.int64]
 ) -> NDArray[np.float64]:
     """When reports sent at ``t`` reach the hub (an outbox holds them during an outage)."""
-    start, end = m.outage_start[member], m.outage_end[member]
-    send = np.where((start <= t) & (t < end), end, t)
-    return np.asarray(send + m.uplink_s[member], dtype=np.float64)
+    return _after_outage(m, member, t) + m.uplink_s[member]
 
 
 def arrival_one(m: mmod.Members, t: float, member: int) -> float:
@@ -35,15 +41,21 @@ def effective(
 ) -> NDArray[np.float64]:
     """When each member starts enforcing ``rec`` (inf: never)."""
     m = world.members
-    t = rec.issued + m.downlink_s[members] + run.extra[rec.snapshot][members]
-    out = (m.outage_start[members] <= t) & (t < m.outage_end[members])
-    t = np.where(out, m.outage_end[members], t)
+    t = _after_outage(
+        m, members, rec.issued + m.downlink_s[members] + run.extra[rec.snapshot][members]
+    )
     binds = np.ones(members.size, dtype=bool) if rec.applies is None else rec.applies[members]
     if rec.decision.recommended:
         binds &= m.adopts_recommended[members]
     if rec.decision.action == "watch":
         binds[:] = False
     return np.where(binds, t, np.inf)
+
+
+def passes_throttle(position: NDArray[np.int64], every: int) -> NDArray[np.bool_]:
+    """Which events a throttle lets through, by their position among the events of
+    their (attacker, member) pair: the first, then one in ``every``."""
+    return np.asarray(position % every == 0)
 
 
 def protected(run: Run, world: World, src: int, mem: int, t: float) -> bool:

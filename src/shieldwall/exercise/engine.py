@@ -79,20 +79,26 @@ def admit(
             council.approve(name, JOINED, by="secretariat")
 
 
+def check_roster(treaty: Treaty, members: int) -> None:
+    """Refuse a treaty that names more permanent members than the exercise has."""
+    fixed = len(treaty.veto.permanent) if treaty.veto.enabled else 0
+    if fixed > members:
+        raise ValueError(
+            f"treaty {treaty.label} names {fixed} permanent members but the "
+            f"exercise has {members} members: give at least {fixed} members"
+        )
+
+
 def run_treaty(world: World, treaty: Treaty, progress: Progress | None = None) -> Run:
     """Play the world's campaign against ``treaty``; the caller computes metrics."""
     c, m = world.campaign, world.members
     council = Council(treaty)
     n = m.count
     names = list(m.names)
+    check_roster(treaty, n)
     permanent = 0
     if treaty.veto.enabled:
         fixed = list(treaty.veto.permanent)
-        if len(fixed) > n:
-            raise ValueError(
-                f"treaty {treaty.label} names {len(fixed)} permanent members but the "
-                f"exercise has {n} members: give at least {len(fixed)} members"
-            )
         names[: len(fixed)] = fixed
         permanent = len(fixed) or min(5, n)
     admit(council, names, permanent, m.networks)
@@ -129,6 +135,17 @@ def run_treaty(world: World, treaty: Treaty, progress: Progress | None = None) -
     recent: dict[int, list[float]] = {}
     arr_sorted = arrive[order]
     i = 0
+    # What reaches the hub within the current slice (emptied at each slice).
+    signals: list[Signal] = []
+    later: list[tuple[int, Payload]] = []
+    invokers: list[int] = []
+
+    def report(mem: int, src: int, t: float) -> None:
+        """A member's detector report reaches the hub in this slice."""
+        text = world.source_text(src)
+        signals.append(Signal(names[mem], text, SCENARIO, T0 + t, int(maxretry[mem])))
+        if invoke_ok and wants_invocation(recent, mem, t, treaty):
+            invokers.append(mem)
 
     while i < order.size or run.heap:
         nxt = min(
@@ -138,23 +155,9 @@ def run_treaty(world: World, treaty: Treaty, progress: Progress | None = None) -
         while next_hour <= slice_end:
             hourly(run, world, next_hour)
             next_hour += HOUR
-        signals: list[Signal] = []
-        later: list[tuple[int, Payload]] = []
-        invokers: list[int] = []
-
-        def report(
-            mem: int,
-            src: int,
-            t: float,
-            signals: list[Signal] = signals,
-            invokers: list[int] = invokers,
-        ) -> None:
-            """A member's detector report reaches the hub in this slice."""
-            text = world.source_text(src)
-            signals.append(Signal(names[mem], text, SCENARIO, T0 + t, int(maxretry[mem])))
-            if invoke_ok and wants_invocation(recent, mem, t, treaty):
-                invokers.append(mem)
-
+        signals.clear()
+        later.clear()
+        invokers.clear()
         while i < order.size and arr_sorted[i] < slice_end:
             j = int(order[i])
             i += 1
@@ -329,6 +332,3 @@ def hourly(run: Run, world: World, now_rel: float) -> None:
             extra[idx] = np.inf
     if not np.array_equal(extra, run.extra[-1]):
         run.extra.append(extra)
-
-
-__all__ = ["T0", "Record", "Run", "admit", "run_treaty"]

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from shieldwall.exercise import metrics as mx
 from shieldwall.exercise.campaign import KIND_NAMES
-from shieldwall.exercise.enforce import effective
+from shieldwall.exercise.enforce import effective, passes_throttle
 from shieldwall.exercise.timeline import T0, Run
 from shieldwall.exercise.world import World
 
@@ -40,9 +40,7 @@ def blocked_events(run: Run, world: World) -> NDArray[np.bool_]:
         eff = effective(run, world, rec, c.pair_member[pair])
         hit = t[idx] >= eff
         if rec.decision.action == "throttle":
-            # One event in ``pass_every`` still gets through a throttle.
-            pos = lo + idx - c.pair_start_idx[pair]
-            hit &= pos % pass_every != 0
+            hit &= ~passes_throttle(lo + idx - c.pair_start_idx[pair], pass_every)
         blocked[lo + idx[hit]] = True
     return blocked
 
@@ -128,10 +126,8 @@ def evaluate(run: Run, world: World) -> mx.TreatyResult:
     blocked = by_treaty | local
     ev_member = c.ev_member
     absorbed_times = c.ev_time[~blocked]
-    first_event = np.full(c.src_kind.size, np.inf)
-    np.minimum.at(first_event, c.ev_source, c.ev_time)
-    detected = np.zeros(c.src_kind.size, dtype=bool)
-    detected[c.pair_source[world.detections.pair]] = True
+    first_event = c.first_event()
+    detected = world.detected()
     done = protected_at(run, world)
     delays = mx.protection_delays(first_event, done, detected)
     multi = np.bincount(c.pair_source, minlength=c.src_kind.size) >= 2

@@ -97,15 +97,12 @@ def small_config(config: Config, members: int = SMALL_ALLIANCE) -> Config:
 
 def first_decision_delays(run: Run, world: World) -> tuple[int, int, np.ndarray]:
     """(detected attackers, attackers decided, delays from first event to first decision)."""
-    c = world.campaign
-    first_event = np.full(c.src_kind.size, np.inf)
-    np.minimum.at(first_event, c.ev_source, c.ev_time)
-    first_decision = np.full(c.src_kind.size, np.inf)
+    first_event = world.campaign.first_event()
+    first_decision = np.full(first_event.size, np.inf)
     for rec in run.records:
         if rec.source >= 0:
             first_decision[rec.source] = min(first_decision[rec.source], rec.issued)
-    detected = np.zeros(c.src_kind.size, dtype=bool)
-    detected[c.pair_source[world.detections.pair]] = True
+    detected = world.detected()
     decided = np.isfinite(first_decision)
     delays = np.maximum(first_decision[decided] - first_event[decided], 0.0)
     return int(detected.sum()), int(decided.sum()), delays

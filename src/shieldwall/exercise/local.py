@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from shieldwall.exercise.enforce import arrival, arrival_one, in_force
+from shieldwall.exercise.enforce import arrival, arrival_one, in_force, passes_throttle
 from shieldwall.exercise.timeline import DET, REPORT, SEEN, Payload, Run
 from shieldwall.exercise.world import World
 
@@ -88,7 +88,7 @@ class LocalDefence:
         upto = int(cand.event[after]) if after >= 0 else lo + times.size
         idx = np.arange(first, upto, dtype=np.int64)
         t = c.ev_time[first:upto]
-        seen = idx[(t < start) | (t >= stop) | ((idx - lo) % self.pass_every == 0)]
+        seen = idx[(t < start) | (t >= stop) | passes_throttle(idx - lo, self.pass_every)]
         need = int(self.m.maxretry[mem]) - 1
         if seen.size > need:
             ts = c.ev_time[seen]

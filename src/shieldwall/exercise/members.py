@@ -108,12 +108,15 @@ class Members:
         return t
 
 
+def check_rogues(rogue: int, count: int) -> None:
+    """Refuse more rogue members than there are members."""
+    if rogue > count:
+        raise ValueError(f"rogue={rogue} exceeds the {count} members: give at most {count} rogues")
+
+
 def build(params: MemberParams, count: int, seed: int, duration_s: float) -> Members:
+    check_rogues(params.rogue, count)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x3E]))
-    if params.rogue > count:
-        raise ValueError(
-            f"rogue={params.rogue} exceeds the {count} members: give at most {count} rogues"
-        )
     order = rng.permutation(count)
     rogue = np.zeros(count, dtype=bool)
     rogue[order[: params.rogue]] = True

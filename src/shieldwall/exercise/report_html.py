@@ -208,7 +208,7 @@ def _lorenz(name: str, result: dict[str, Any], curve: dict[str, list[float]]) ->
     if not shares or shares[-1] <= 0:  # nobody contributed: no curve to draw
         return Series(f"{name}: none", [], [])
     gini = float(result.get("contribution_gini") or 0.0)
-    return Series(f"{name} G={gini:.2f}", curve["members_pct"], curve["contribution_pct"])
+    return Series(f"{name} G={gini:.2f}", curve["members_pct"], shares)
 
 
 def render(results: dict[str, Any]) -> str:

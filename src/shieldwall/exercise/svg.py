@@ -14,7 +14,7 @@ from html import escape
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
 # Line styles by series, so that lines lying on top of each other stay distinguishable.
 DASHES = ("", "7 4", "2 3", "9 3 2 3", "4 2", "1 4", "12 4")
-REFERENCE = "#999"
+REFERENCE, REFERENCE_DASH = "#999", "3 3"
 LEGEND_CHARS = 20  # longer series names are cut (the full name is the tooltip)
 W, H = 640, 360
 LEFT, RIGHT, TOP, BOTTOM = 72, 150, 40, 56
@@ -94,6 +94,11 @@ def _style(i: int) -> tuple[str, str]:
     return PALETTE[i % len(PALETTE)], DASHES[i % len(DASHES)]
 
 
+def _dashed(dash: str) -> str:
+    """The ``stroke-dasharray`` attribute of a dash pattern ("" for a solid line)."""
+    return f' stroke-dasharray="{dash}"' if dash else ""
+
+
 def _legend(entries: Sequence[tuple[str, str, str]], lines: bool = False) -> list[str]:
     """One entry per (name, colour, dash): a line in that style, or a square for bars."""
     out = []
@@ -101,10 +106,9 @@ def _legend(entries: Sequence[tuple[str, str, str]], lines: bool = False) -> lis
     for i, (name, color, dash) in enumerate(entries):
         y = TOP + 10 + i * 18
         if lines:
-            pattern = f' stroke-dasharray="{dash}"' if dash else ""
             out.append(
                 f'<line x1="{x - 2}" y1="{y - 3}" x2="{x + 16}" y2="{y - 3}" stroke="{color}" '
-                f'stroke-width="2"{pattern}/>'
+                f'stroke-width="2"{_dashed(dash)}/>'
             )
         else:
             out.append(f'<rect x="{x}" y="{y - 9}" width="12" height="12" fill="{color}"/>')
@@ -185,20 +189,19 @@ def line_chart(
     out = _frame(title, xlabel, ylabel, chart_id) + _axes(x_ticks, y_ticks)
     entries: list[tuple[str, str, str]] = []
     if reference is not None:
-        entries.append((reference.name, REFERENCE, "3 3"))
+        entries.append((reference.name, REFERENCE, REFERENCE_DASH))
         out.append(
-            f'<polyline class="reference" fill="none" stroke="{REFERENCE}" stroke-width="1" '
-            f'stroke-dasharray="3 3" points="{points(reference)}"/>'
+            f'<polyline class="reference" fill="none" stroke="{REFERENCE}" stroke-width="1"'
+            f'{_dashed(REFERENCE_DASH)} points="{points(reference)}"/>'
         )
     for i, s in enumerate(series):
         color, dash = _style(i)
         entries.append((s.name, color, dash))
         coords = points(s)
         if coords:
-            pattern = f' stroke-dasharray="{dash}"' if dash else ""
             out.append(
                 f'<polyline class="series" data-series="{escape(s.name)}" fill="none" '
-                f'stroke="{color}" stroke-width="2"{pattern} points="{coords}"/>'
+                f'stroke="{color}" stroke-width="2"{_dashed(dash)} points="{coords}"/>'
             )
     out += _legend(entries, lines=True)
     out.append("</svg>")

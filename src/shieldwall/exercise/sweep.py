@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import fields, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from shieldwall.core.treaty import TEMPLATES, Treaty, load_treaty, template_text
 from shieldwall.exercise import campaign as cmod
 from shieldwall.exercise import members as mmod
-from shieldwall.exercise.engine import run_treaty
+from shieldwall.exercise.engine import check_roster, run_treaty
 from shieldwall.exercise.evaluate import evaluate
 from shieldwall.exercise.metrics import TreatyResult
 from shieldwall.exercise.world import Config, World
@@ -56,24 +57,16 @@ def label(spec: str) -> str:
 
 def ticker(progress: Progress | None, label: str) -> Callable[[float], None] | None:
     """A progress callback for one run, reporting under ``label``."""
-    if progress is None:
-        return None
-    report = progress
-
-    def tick(fraction: float) -> None:
-        report(label, fraction)
-
-    return tick
+    return None if progress is None else partial(progress, label)
 
 
 def relabel(progress: Progress | None, pattern: str) -> Progress | None:
     """``progress`` with each label put into ``pattern`` (``"{}"`` marks the label)."""
     if progress is None:
         return None
-    report = progress
 
     def tick(name: str, fraction: float) -> None:
-        report(pattern.format(name), fraction)
+        progress(pattern.format(name), fraction)
 
     return tick
 
@@ -187,13 +180,22 @@ def configured(config: Config, name: str, value: float) -> Config:
     raise ValueError(f"unknown sweep parameter {name!r}: choose one of {sorted(sweepable())}")
 
 
-def check_sweep(config: Config, treaties: list[str], name: str, values: list[float]) -> None:
-    """Refuse a sweep before anything runs if one of its points is not a valid exercise."""
-    for value in values:
-        configured(config, name, value)
-        if name in TREATY_KEYS:
-            for spec in treaties:
-                load(spec, {name: value})
+def check(config: Config, treaties: list[str], sweeps: list[tuple[str, list[float]]]) -> None:
+    """Refuse, before anything runs, a treaty or a point of a sweep that would not make a
+    valid exercise: a treaty that does not load or names more permanent members than
+    there are members, or a parameter value out of range."""
+    loaded = [load(spec) for spec in treaties]
+    for treaty in loaded:
+        check_roster(treaty, config.members)
+    for name, values in sweeps:
+        for value in values:
+            members = configured(config, name, value).members
+            if name in TREATY_KEYS:
+                for spec in treaties:
+                    check_roster(load(spec, {name: value}), members)
+            elif members != config.members:
+                for treaty in loaded:
+                    check_roster(treaty, members)
 
 
 def compare(
@@ -226,8 +228,8 @@ def sweep(
         changes = {name: value} if name in TREATY_KEYS else None
         cfg = configured(config, name, value)
         _, results = compare(cfg, treaties, changes, relabel(progress, f"{name}={value:g} {{}}"))
-        for label, result in results.items():
-            rows.setdefault(label, []).append(result.as_json())
+        for treaty, result in results.items():
+            rows.setdefault(treaty, []).append(result.as_json())
     return {"parameter": name, "values": values, "treaties": rows}
 
 

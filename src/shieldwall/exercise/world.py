@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from shieldwall.exercise import campaign as cmod
 from shieldwall.exercise import members as mmod
@@ -45,11 +46,7 @@ class Config:
                 (("appeal_after_s",), 0.0, 365 * 86_400.0),
             ),
         )
-        if self.behaviour.rogue > self.members:
-            raise ValueError(
-                f"rogue={self.behaviour.rogue} exceeds the {self.members} members: "
-                f"give at most {self.members} rogues"
-            )
+        mmod.check_rogues(self.behaviour.rogue, self.members)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -128,6 +125,12 @@ class World:
             self.members, params=replace(self.members.params, self_defence=self_defence)
         )
         return other
+
+    def detected(self) -> NDArray[np.bool_]:
+        """Per source: whether some member's detector fired on it (nothing blocked)."""
+        out = np.zeros(self.campaign.src_kind.size, dtype=bool)
+        out[self.campaign.pair_source[self.detections.pair]] = True
+        return out
 
     def source_text(self, src: int) -> str:
         text = self._src_text.get(src)
