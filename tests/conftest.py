@@ -49,3 +49,15 @@ def require_env(var: str) -> str:
     if not value:
         _missing(f"{var} is not set; point it at a real server to run this test")
     return value
+
+
+def refused(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run ``shieldwall`` in-process with ``args``; expect one error line (exit 2, no
+    traceback) and return it."""
+    from shieldwall.cli import main
+
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("shieldwall: error: "), err
+    assert "Traceback" not in err
+    return err

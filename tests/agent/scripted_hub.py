@@ -23,6 +23,7 @@ from shieldwall.agent.enforce.memory import MemoryEnforcer
 from shieldwall.agent.outbox import Outbox
 from shieldwall.client import HubClient
 from shieldwall.signing import SigningKey
+from tests.waiting import until as eventually_holds
 
 OWN = "192.0.2.10"
 
@@ -146,11 +147,7 @@ def run_agent(
         stop = asyncio.Event()
         task = asyncio.create_task(agent.run(stop))
         try:
-            for _ in range(3000):  # a generous deadline on the condition, no timing assert
-                if until(enforcer, events):
-                    return
-                await asyncio.sleep(0.01)
-            raise AssertionError(f"condition never held; last events: {events[-8:]}")
+            await eventually_holds(lambda: until(enforcer, events), show=lambda: events[-8:])
         finally:
             stop.set()
             await task

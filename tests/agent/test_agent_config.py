@@ -143,9 +143,7 @@ def test_every_refusal_is_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(info.value)
 
 
-def test_hub_names_are_resolved_and_unresolvable_ones_protect_nothing_yet(
-    tmp_path: Path,
-) -> None:
+def test_hub_names_are_resolved_and_unresolvable_ones_protect_nothing_yet() -> None:
     assert "127.0.0.1" in hub_addresses("http://localhost:8470")
     assert hub_addresses("https://[2001:db8::1]:8470") == ("2001:db8::1",)
     assert hub_addresses("http://hub.invalid:8470") == ()  # the agent resolves it again later

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from shieldwall.cli import main
 from shieldwall.signing import SigningKey
+from tests.conftest import refused
 
 
 def config(tmp_path: Path, extra: str = "") -> Path:
@@ -39,10 +39,7 @@ def test_start_refusals(
     if mode is not None:
         SigningKey.generate().save(key)
         key.chmod(mode)
-    assert main(["agent", "run", "--config", str(config(tmp_path, extra))]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("shieldwall: error: ") and err.count("\n") == 1
-    assert message in err
+    assert message in refused(["agent", "run", "--config", str(config(tmp_path, extra))], capsys)
 
 
 def test_private_key_never_shown() -> None:

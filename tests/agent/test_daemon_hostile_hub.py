@@ -123,3 +123,38 @@ def test_a_hub_name_resolving_later_is_protected(
     assert [e["decision"] for e in declined] == [1]
     assert "the hub's address" in declined[0]["reason"]
     assert any(e["event"] == "hub_addresses" for e in events)
+
+
+def test_a_ban_on_the_hub_s_new_address_is_lifted_at_once(
+    tmp_path: Path, hostile: Callable[..., ScriptedHub]
+) -> None:
+    """A ban already held on an address the hub's name comes to resolve to is lifted as
+    soon as the agent learns it, without waiting for a resynchronisation (which the ban
+    could keep from ever reaching the hub)."""
+    answers = iter([(), ("192.0.2.99",)])
+
+    def resolve(url: str) -> tuple[str, ...]:
+        return next(answers, ("192.0.2.99",))
+
+    hub = hostile(
+        {"decisions": [], "cursor": 0},
+        [
+            [sse("decision", 1, json.dumps(decision(1, "192.0.2.96/28")))],  # then it ends
+            [sse("decision", 2, json.dumps(decision(2, "203.0.113.61")))],
+        ],
+    )
+    enforcer, events = run_agent(
+        tmp_path,
+        hub,
+        lambda e, ev: e.holds("203.0.113.61") and any(x["event"] == "lifted" for x in ev),
+        resolve=resolve,
+    )
+    assert [e["decision"] for e in events if e["event"] == "enforced"] == [1, 2]
+    lifted = next(e for e in events if e["event"] == "lifted")
+    assert (lifted["target"], lifted["decision"], lifted["reason"]) == (
+        "192.0.2.96/28",
+        1,
+        "protected",
+    )
+    assert not enforcer.holds("192.0.2.99")
+    assert [e["cursor"] for e in events if e["event"] == "resynced"] == [0]  # no resync needed

@@ -25,6 +25,7 @@ from tests.agent.netns import (
     VethPair,
 )
 from tests.conftest import require_root, require_tool
+from tests.waiting import wait
 
 pytestmark = pytest.mark.netns
 
@@ -57,15 +58,6 @@ def pair() -> Iterator[VethPair]:
         yield veth
     finally:
         veth.close()
-
-
-def wait_until(check: Callable[[], bool], limit: float = 30.0) -> bool:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
 
 
 def entry(target: str, seconds: float, decision_id: int) -> Entry:
@@ -101,7 +93,7 @@ def test_expired_decision_stops_dropping(make: Factory, pair: VethPair) -> None:
     enforcer.sync([entry(ATTACKER_IP, 2, 1), entry(OTHER_IP, 600, 2)])
     assert not pair.can_connect(ATTACKER_IP, wait=0.5)
     enforcer.close()  # the agent is gone: only the kernel's timeout can lift the ban
-    assert wait_until(lambda: pair.can_connect(ATTACKER_IP, wait=0.5))
+    wait(lambda: pair.can_connect(ATTACKER_IP, wait=0.5), what="the kernel to expire the ban")
     assert not pair.can_connect(OTHER_IP)
 
 

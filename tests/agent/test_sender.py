@@ -17,6 +17,7 @@ from shieldwall.agent.sender import Sender, refused_signal
 from shieldwall.client import HubClient, HubError
 from shieldwall.core.model import Signal
 from shieldwall.signing import SigningKey
+from tests.waiting import until as eventually_holds
 
 NOW = 1_700_000_000.0
 
@@ -58,11 +59,7 @@ def run_sender(
     async def main() -> None:
         task = asyncio.create_task(sender.run())
         try:
-            for _ in range(2000):  # a generous deadline on the condition, not a timing assert
-                if until(outbox, emitted):
-                    return
-                await asyncio.sleep(0.01)
-            raise AssertionError(f"condition never held: {emitted[-5:]}")
+            await eventually_holds(lambda: until(outbox, emitted), show=lambda: emitted[-5:])
         finally:
             task.cancel()
 

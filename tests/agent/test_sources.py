@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import os
 import stat
 from pathlib import Path
 
@@ -22,6 +21,15 @@ from shieldwall.agent.sources import (
 def append(path: Path, data: bytes) -> None:
     with path.open("ab") as fh:
         fh.write(data)
+
+
+def read_whole(log: Path) -> Position:
+    """Read ``log`` from its start as a follower does, then stop: the position it saves."""
+    first = FileFollower(log, from_start=True)
+    assert first.poll() == log.read_bytes()
+    saved = first.position
+    first.close()
+    return saved
 
 
 def test_follow_new_lines_and_hold_partial_line(tmp_path: Path) -> None:
@@ -102,11 +110,7 @@ def test_copytruncate_noticed_when_the_file_grew_back_past_the_old_end(tmp_path:
 def test_copytruncate_after_a_restart_from_a_saved_position(tmp_path: Path) -> None:
     log = tmp_path / "auth.log"
     log.write_bytes(b"one\ntwo\n")
-    first = FileFollower(log, from_start=True)
-    assert first.poll() == b"one\ntwo\n"
-    saved = first.position
-    first.close()
-    again = FileFollower(log, position=saved)
+    again = FileFollower(log, position=read_whole(log))
     with log.open("r+b") as fh:
         fh.truncate(0)
     append(log, b"rewritten from the start\n")
@@ -172,10 +176,7 @@ def test_file_that_appears_later_is_read_from_start(tmp_path: Path) -> None:
 def test_resume_from_saved_position(tmp_path: Path) -> None:
     log = tmp_path / "auth.log"
     log.write_bytes(b"a\nb\n")
-    first = FileFollower(log, from_start=True)
-    assert first.poll() == b"a\nb\n"
-    saved = first.position
-    first.close()
+    saved = read_whole(log)
     append(log, b"c\n")
     again = FileFollower(log, position=saved)
     assert again.poll() == b"c\n"
@@ -276,7 +277,6 @@ def test_journal_source_without_journalctl(tmp_path: Path) -> None:
 
     with pytest.raises(FileNotFoundError, match="no journald"):
         asyncio.run(first())
-    assert os.path.exists(tmp_path)
 
 
 def test_journal_batches_skip_junk_and_over_long_entries(tmp_path: Path) -> None:

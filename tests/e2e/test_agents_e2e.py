@@ -8,6 +8,7 @@ generous deadline, never a fixed sleep followed by an assertion."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -157,16 +158,25 @@ path = "blocklist.txt"
                     pipe.close()
 
 
+@contextlib.contextmanager
+def running(*agents: AgentProcess) -> Iterator[None]:
+    """Start the agents; stop every one of them however the test ends."""
+    try:
+        for agent in agents:
+            agent.start()
+        yield
+    finally:
+        for agent in agents:
+            agent.stop()
+
+
 @pytest.fixture
 def members(hub_process: HubProcess, tmp_path: Path) -> Iterator[list[AgentProcess]]:
     agents = [
         AgentProcess(hub_process, tmp_path, f"member{i}", f"192.0.2.{10 + i}") for i in (1, 2, 3)
     ]
-    for agent in agents:
-        agent.start()
-    yield agents
-    for agent in agents:
-        agent.stop()
+    with running(*agents):
+        yield agents
     # Each agent shut down cleanly on SIGTERM (not killed after the grace period).
     assert [a.proc.returncode for a in agents if a.proc is not None] == [0, 0, 0]
 
@@ -273,10 +283,7 @@ def test_allowlisted_address_is_never_blocked_by_its_member(
         "192.0.2.63",
         sections='\n[policy]\nallowlist = ["198.51.100.0/24"]\n',
     )
-    agents = [one, two, three]
-    try:
-        for agent in agents:
-            agent.start()
+    with running(one, two, three):
         one.attack("198.51.100.200")
         two.attack("198.51.100.200")
         one.wait_blocked("198.51.100.200")
@@ -286,9 +293,6 @@ def test_allowlisted_address_is_never_blocked_by_its_member(
         )
         assert "the allowlist" in declined["reason"]
         assert "198.51.100.200" not in three.blocked()
-    finally:
-        for agent in agents:
-            agent.stop()
 
 
 def test_fail2ban_jail_runs_in_the_agent(hub_process: HubProcess, tmp_path: Path) -> None:
@@ -314,10 +318,7 @@ def test_fail2ban_jail_runs_in_the_agent(hub_process: HubProcess, tmp_path: Path
     plain, enforcer = (
         AgentProcess(hub_process, tmp_path, f"j{i}", f"192.0.2.7{i}") for i in (2, 3)
     )
-    agents = [jail, plain, enforcer]
-    try:
-        for agent in agents:
-            agent.start()
+    with running(jail, plain, enforcer):
         jail.attack("203.0.113.77", 3)
         detected = jail.wait_for(
             lambda e: e["event"] == "detected" and e["scenario"] == "fail2ban-sshd"
@@ -327,19 +328,13 @@ def test_fail2ban_jail_runs_in_the_agent(hub_process: HubProcess, tmp_path: Path
         assert defended["until"] - detected["t"] > 3600, "bantime = 2h, not the 1h default"
         plain.attack("203.0.113.77")
         enforcer.wait_blocked("203.0.113.77")
-    finally:
-        for agent in agents:
-            agent.stop()
 
 
 def test_periodic_resync_repairs_drift(hub_process: HubProcess, tmp_path: Path) -> None:
     """Whatever happens to the firewall, the next full resynchronisation restores it."""
     reporters = [AgentProcess(hub_process, tmp_path, f"r{i}", f"192.0.2.{40 + i}") for i in (1, 2)]
     member = AgentProcess(hub_process, tmp_path, "m", "192.0.2.50", "resync_interval = 10")
-    agents = [*reporters, member]
-    try:
-        for agent in agents:
-            agent.start()
+    with running(*reporters, member):
         for agent in reporters:
             agent.attack("198.51.100.99")
         member.wait_blocked("198.51.100.99")
@@ -349,6 +344,3 @@ def test_periodic_resync_repairs_drift(hub_process: HubProcess, tmp_path: Path) 
         # the file is rewritten before the agent prints "resynced": wait for the line
         member.wait_for(lambda e: e["event"] == "resynced" and e["enforced"] >= 1)
         assert sum(e["event"] == "resynced" for e in member.events) >= 2
-    finally:
-        for agent in agents:
-            agent.stop()

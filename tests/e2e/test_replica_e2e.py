@@ -11,7 +11,7 @@ import asyncio
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from shieldwall.bus.jetstream import delete_stream
 from shieldwall.client import HubClient
 from shieldwall.procs import free_port
 from tests.conftest import require_env
+from tests.waiting import wait
 
 from .conftest import Burst, HubProcess, cli
 from .test_hub_e2e import Watcher, _members, report
@@ -62,15 +63,6 @@ def replica(primary: HubProcess, bus: tuple[str, str], tmp_path: Path) -> Iterat
 def health(url: str) -> dict[str, Any]:
     answer: dict[str, Any] = httpx.get(url + "/healthz", timeout=5).json()
     return answer
-
-
-def wait(check: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or check}")
 
 
 def caught_up(primary: HubProcess, replica: HubProcess) -> bool:

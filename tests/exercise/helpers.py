@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from shieldwall.cli import main
 from shieldwall.core.treaty import load_template
 from shieldwall.exercise import campaign as cmod
 from shieldwall.exercise import members as mmod
@@ -127,11 +125,3 @@ def played(world: World, template: str) -> tuple[Run, TreatyResult]:
     """Run treaty template ``template`` on ``world``: the run and its metrics."""
     run = run_treaty(world, load_template(template))
     return run, evaluate(run, world)
-
-
-def refused(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """Run ``shieldwall`` with ``args``, expect a one-line refusal, return it."""
-    assert main(args) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err
-    return err

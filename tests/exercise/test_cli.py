@@ -11,7 +11,8 @@ from shieldwall.cli import main
 from shieldwall.core.treaty import template_text
 from shieldwall.exercise.sweep import check, load, override, parse_sweep
 from shieldwall.exercise.world import Config
-from tests.exercise.helpers import SMALL, refused
+from tests.conftest import refused
+from tests.exercise.helpers import SMALL
 
 
 def run_cli(tmp_path: Path, *extra: str) -> dict[str, object]:

@@ -16,6 +16,7 @@ from shieldwall.hub.roles import prepare_replica
 from shieldwall.hub.secretariat import Secretariat
 from shieldwall.hub.setup import init_hub
 from shieldwall.signing import SigningKey
+from tests.waiting import until
 
 from .conftest import Clock
 
@@ -29,14 +30,6 @@ def connect_to(bus: MemoryBus) -> Callable[[], Awaitable[Bus]]:
         return bus
 
     return connect
-
-
-async def until(check: Callable[[], bool], limit: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + limit
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.01)
 
 
 class Pair:

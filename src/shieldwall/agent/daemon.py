@@ -257,6 +257,22 @@ class Agent:
             self.policy = dataclasses.replace(self.policy, hubs=tuple(sorted(known)))
             self._policy_changed.set()
             self.emit("hub_addresses", addresses=sorted(known))
+            # Lifted here, not at the next resynchronisation: a ban on the hub's new
+            # address would keep this member from ever reaching the hub to resync.
+            await asyncio.to_thread(self._lift_protected)
+
+    def _lift_protected(self) -> None:
+        """Lift every entry held that now touches what the policy protects."""
+        policy = self.policy
+        with self._enforce_lock:
+            lift = [e for e in self._entries.values() if policy.protecting(e.target) is not None]
+            if not lift:
+                return
+            self.enforcer.apply([], lift)
+            for entry in lift:
+                del self._entries[entry.decision_id]
+        for entry in lift:
+            self.emit("lifted", **_lifted(entry), reason="protected")
 
     # -- enforcement -------------------------------------------------------------------
 
@@ -265,10 +281,10 @@ class Agent:
         loop = asyncio.get_running_loop()
         resync_at = time.monotonic() + self.config.resync_interval
         while not stop.is_set():
-            await self._refresh_hub()  # before anything from the hub is enforced
             queue: asyncio.Queue[Any] = asyncio.Queue()
             stream = self._stream_client()
             try:
+                await self._refresh_hub()  # before anything from the hub is enforced
                 if self.last_event_id is None:
                     await asyncio.to_thread(self._resync)
                     resync_at = time.monotonic() + self.config.resync_interval
@@ -367,7 +383,7 @@ class Agent:
         add: list[Entry] = []
         remove: list[Entry] = []
         now = self.clock()
-        applied: list[dict[str, Any]] = []
+        applied: list[tuple[str, dict[str, Any]]] = []  # events to emit once enforced
         malformed: list[str] = []
         for event in events:
             if event.id is not None:
@@ -376,40 +392,25 @@ class Agent:
                 if event.kind == "decision":
                     decision = wire.decision_from(json.loads(event.data))
                     verdict = self.policy.decide(decision, now)
+                    fields: dict[str, Any] = {"target": verdict.target, "decision": decision.id}
                     if isinstance(verdict, Entry):
                         add.append(verdict)
                         self._entries[decision.id] = verdict
-                        applied.append(
-                            {"kind": "enforced", "target": verdict.target, "decision": decision.id}
-                        )
+                        applied.append(("enforced", fields))
                     else:
-                        applied.append(
-                            {
-                                "kind": "declined",
-                                "target": verdict.target,
-                                "decision": decision.id,
-                                "reason": verdict.reason,
-                            }
-                        )
+                        applied.append(("declined", {**fields, "reason": verdict.reason}))
                 elif event.kind == "revocation":
                     entry = self._entries.pop(_revoked(event.data), None)
                     if entry is not None:
                         remove.append(entry)
-                        applied.append(
-                            {
-                                "kind": "lifted",
-                                "target": entry.target,
-                                "decision": entry.decision_id,
-                            }
-                        )
+                        applied.append(("lifted", _lifted(entry)))
             except ValueError as exc:  # json, wire or _revoked: all say what was wrong
                 malformed.append(str(exc)[:300])
         if add or remove:
             with self._enforce_lock:
                 self.enforcer.apply(add, remove)
-        for item in applied:
-            kind = item.pop("kind")
-            self.emit(kind, **item)
+        for kind, fields in applied:
+            self.emit(kind, **fields)
         if malformed:
             raise ValueError(f"{len(malformed)} malformed event(s) from the hub: {malformed[0]}")
 
@@ -426,6 +427,10 @@ class Agent:
             now = self.clock()
             self._entries = {k: e for k, e in self._entries.items() if e.expires_at > now}
         return expired
+
+
+def _lifted(entry: Entry) -> dict[str, Any]:
+    return {"target": entry.target, "decision": entry.decision_id}
 
 
 def _revoked(data: str) -> int:

@@ -8,6 +8,7 @@ eat. A partial last line is held back until its newline arrives. A follower's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import os
@@ -26,9 +27,11 @@ TAIL_CHECK = 64  # bytes compared at each poll to notice a truncated, rewritten 
 class LineCutter:
     """Cuts a stream of bytes into whole lines, holding a partial last line.
 
-    A line longer than ``limit`` never grows memory: it is cut there (``keep_cut``:
-    passed on as a line of its own) or dropped, and the rest of it, up to its
-    newline, is skipped, so its tail never passes for a line of its own.
+    A partial line that grows past ``limit`` never grows memory: it is cut there
+    (``keep_cut``: passed on as a line of its own) or dropped, and the rest of it, up
+    to its newline, is skipped, so its tail never passes for a line of its own. A line
+    that arrives complete in one piece is passed on whole, however long (the piece
+    bounds it); a reader that needs a tighter bound checks it (``JournalSource``).
     """
 
     __slots__ = ("dropped", "held", "keep_cut", "limit", "skipping")
@@ -72,9 +75,10 @@ class LineCutter:
 def replay_chunks(path: Path | str, chunk_size: int = CHUNK) -> Iterator[bytes]:
     """Chunks of complete lines from an existing file (gzip when it ends in .gz).
 
-    A line longer than :data:`MAX_LINE` is cut there and the rest of it, up to its
-    newline, is skipped: it still counts as one line, and its tail never passes for a
-    line of its own.
+    A line longer than :data:`MAX_LINE` that does not end within one read (as none
+    longer than ``chunk_size`` does) is cut there and the rest of it, up to its newline,
+    is skipped: it still counts as one line, and its tail never passes for a line of
+    its own.
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
@@ -114,7 +118,8 @@ class FileFollower:
     Copytruncate is noticed when the file is shorter than what was read, and also when
     it has grown past that point again between two polls: the last bytes read are
     checked to still be there (:data:`TAIL_CHECK`). A line longer than
-    :data:`MAX_LINE` is cut there and the rest of it is skipped.
+    :data:`MAX_LINE` that does not end within one read is cut there and the rest of it
+    is skipped (see :class:`LineCutter`).
     """
 
     def __init__(
@@ -361,10 +366,12 @@ class JournalSource:
         )
         assert proc.stdout is not None
         lines = LineCutter(MAX_JOURNAL_LINE, keep_cut=False)
+        ended = False  # journalctl closed its output: it is exiting by itself
         try:
             while True:
                 data = await proc.stdout.read(CHUNK)
                 if not data:
+                    ended = True
                     break
                 before = lines.dropped
                 complete = lines.feed(data)
@@ -373,9 +380,7 @@ class JournalSource:
                 if batch:
                     yield batch
         finally:
-            if proc.returncode is None:
-                proc.kill()
-            self.returncode = await proc.wait()
+            self.returncode = await _reap(proc, ended)
 
     def _entries(self, lines: bytes) -> list[JournalEntry]:
         batch = []
@@ -390,3 +395,18 @@ class JournalSource:
                 self.cursor = entry.cursor
             batch.append(entry)
         return batch
+
+
+async def _reap(proc: asyncio.subprocess.Process, ended: bool) -> int:
+    """A journalctl's exit status, killing it first unless it is exiting by itself.
+
+    A process that may have exited is not killed: ``kill()`` polls it first, which can
+    reap it behind asyncio's back, and its status would then read 255.
+    """
+    if ended:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5.0):  # it closed its output; it should be gone
+                return await proc.wait()
+    if proc.returncode is None:
+        proc.kill()
+    return await proc.wait()

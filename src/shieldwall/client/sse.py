@@ -1,4 +1,4 @@
-"""A Server-Sent Events parser over lines (text/event-stream).
+"""A Server-Sent Events parser (text/event-stream).
 
 What a hub sends is input like any other: :class:`EventReader` reads raw bytes, cuts
 lines itself and bounds what it holds. An event bigger than ``max_event`` bytes (a
@@ -9,7 +9,7 @@ line that is not UTF-8 is skipped too. Memory stays bounded whatever arrives.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 MAX_EVENT = 1 << 20
@@ -51,22 +51,6 @@ class _Builder:
         elif field == "id" and value.isascii() and value.isdigit() and len(value) <= 18:
             self.id = int(value)
         return None
-
-
-def parse(lines: Iterable[str]) -> Iterator[ServerEvent]:
-    builder = _Builder()
-    for line in lines:
-        event = builder.feed(line.rstrip("\r\n"))
-        if event is not None:
-            yield event
-
-
-async def aparse(lines: AsyncIterator[str]) -> AsyncIterator[ServerEvent]:
-    builder = _Builder()
-    async for line in lines:
-        event = builder.feed(line.rstrip("\r\n"))
-        if event is not None:
-            yield event
 
 
 class EventReader:

@@ -89,9 +89,7 @@ def make_enforcer(
     for key in ("hooks", "reload"):
         if key in options:
             value = options[key]
-            if isinstance(value, str) or not isinstance(value, (list, tuple)):
-                raise ValueError(f"[enforcer] {key} = {value!r} must be a list of strings")
-            if not all(isinstance(v, str) for v in value):
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
                 raise ValueError(f"[enforcer] {key} = {value!r} must be a list of strings")
             options[key] = tuple(value)
     try:
