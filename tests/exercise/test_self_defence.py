@@ -34,11 +34,11 @@ from shieldwall.exercise.members import MemberParams, RogueReports
 from shieldwall.exercise.metrics import TreatyResult
 from shieldwall.exercise.sweep import configured, load, parse_sweep
 from shieldwall.exercise.world import Config, World
+from tests.conftest import refused
 from tests.exercise.helpers import (
     RELAY,
     SMALL,
     played,
-    refused,
     tiny_campaign,
     tiny_members,
     tiny_world,
