@@ -18,7 +18,8 @@ from shieldwall.core.addresses import AddressSet, contains, ipv4_int, parse_netw
     ],
 )
 def test_parse_target_normalises(text: str, expected: tuple[str, str]) -> None:
-    assert parse_target(text) == expected
+    t = parse_target(text)
+    assert (t.text, t.scope) == expected
 
 
 @pytest.mark.parametrize(
@@ -57,7 +58,8 @@ def test_parse_target_rejects(text: str, limits: dict[str, int], message: str) -
 
 
 def test_parse_target_accepts_range_at_the_limit() -> None:
-    assert parse_target("10.1.0.0/16", min_prefix_v4=16) == ("10.1.0.0/16", "range")
+    t = parse_target("10.1.0.0/16", min_prefix_v4=16)
+    assert (t.text, t.scope) == ("10.1.0.0/16", "range")
 
 
 @pytest.mark.parametrize(

@@ -106,6 +106,30 @@ SCRIPTS = [
     ),
     pytest.param(
         "nato",
+        {"targets__widen_after": 2},
+        [
+            ("report", "m0", 1, "2001:db8:1:1::1"),
+            ("report", "m1", 2, "2001:db8:1:1::2"),
+            ("report", "m0", 3, "2001:db8:1:2::1"),
+            ("report", "m1", 4, "2001:db8:1:2::2"),
+            ("report", "m0", 5, "2001:db8:1:3::1"),
+            ("report", "m1", 6, "2001:db8:1:3::1"),
+        ],
+        [
+            "consultation #1 open 2001:db8:1:1::/64 [m0]",
+            "decision #1 targets.prefix ban 2001:db8:1:1::/64 by m0,m1",
+            "consultation #1 corroborated 2001:db8:1:1::/64 [m0,m1]",
+            "consultation #2 open 2001:db8:1:2::/64 [m0]",
+            "decision #2 targets.prefix ban 2001:db8:1:2::/64 by m0,m1",
+            "decision #3 targets.widen ban 2001:db8:1::/56 by m0,m1",
+            "consultation #2 corroborated 2001:db8:1:2::/64 [m0,m1]",
+            "no-action 2001:db8:1:3::1",
+            "no-action 2001:db8:1:3::1",
+        ],
+        id="nato-ipv6-prefix-then-widen",
+    ),
+    pytest.param(
+        "nato",
         {},
         [("report", "m0", 1, "10.0.1.1"), ("report", "m0", 2, "127.0.0.1")],
         ["dispute 10.0.1.1 10.0.1.1", "dispute 127.0.0.1 127.0.0.0/8"],
@@ -132,9 +156,10 @@ SCRIPTS = [
         {},
         [("report", "m0", 1, "2001:db8::66"), ("report", "m1", 2, "2001:db8::66")],
         [
-            "consultation #1 open 2001:db8::66 [m0]",
+            # reports count toward the /64; one address reported decides that address
+            "consultation #1 open 2001:db8::/64 [m0]",
             "decision #1 art5.quorum ban 2001:db8::66 by m0,m1",
-            "consultation #1 corroborated 2001:db8::66 [m0,m1]",
+            "consultation #1 corroborated 2001:db8::/64 [m0,m1]",
         ],
         id="nato-ipv6",
     ),
@@ -307,4 +332,6 @@ def test_every_clause_is_exercised() -> None:
                 )
             elif parts[0] == "dispute":
                 cited.add("protected.member" if parts[1].startswith("10.") else "protected")
+    cited.update(("alert", "alert.correlated"))  # records of their own: test_alerts.py
+    cited.update(c for c in CLAUSES if c.startswith("shared."))  # tests/core/test_shared.py
     assert cited == set(CLAUSES)

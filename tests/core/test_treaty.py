@@ -290,7 +290,8 @@ def test_unknown_template_suggests() -> None:
     ],
 )
 def test_check_target_accepts(template: str, text: str, expected: tuple[str, str]) -> None:
-    assert load_template(template).check_target(text) == expected
+    t = load_template(template).check_target(text)
+    assert (t.text, t.scope) == expected
 
 
 @pytest.mark.parametrize(
@@ -323,5 +324,12 @@ def test_clause_names_are_stable() -> None:
         "unanimity",
         "protected",
         "protected.member",
+        "targets.prefix",
+        "targets.widen",
+        "alert",
+        "alert.correlated",
+        "shared.local",
+        "shared.throttle",
+        "shared.shorter",
     } == set(CLAUSES)
     assert all(CLAUSES.values())

@@ -1,7 +1,9 @@
-"""IPv4/IPv6 addresses and CIDR ranges: parsing, normalising, and fast set lookups.
+"""IPv4/IPv6 addresses and CIDR ranges: parsing, folding, and fast set lookups.
 
-``parse_target`` is the one gate every address from outside passes through. It raises
-``ValueError`` with a message that names the bad value and says what to do.
+``parse_network`` is the one parser every address from outside passes through, and
+:class:`Target` the one value a target travels as once parsed; ``canonical`` guards
+every output. They raise ``ValueError`` with a message that names the bad value and
+says what to do.
 """
 
 from __future__ import annotations
@@ -16,18 +18,66 @@ from shieldwall.core.model import Scope
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+_TARGET_CHARS = frozenset("0123456789abcdefABCDEF.:/")
+_EXAMPLES = "give one such as 203.0.113.9, 2001:db8::1 or 198.51.100.0/24"
+_MAPPED = 0xFFFF  # the top 96 bits of ::ffff:a.b.c.d
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """An address or range parsed once: every output is written from this value.
+
+    ``text`` is the canonical spelling (IPv4 for IPv4-mapped and IPv4-compatible IPv6,
+    no /32 or /128 on a single host, compressed lower-case IPv6): it is made by
+    :mod:`ipaddress` from integers, so it holds only ``[0-9a-f.:/]``.
+    """
+
+    network: Network
+    text: str
+    scope: Scope
+    version: int
+    first: int
+    last: int
+
+    @property
+    def prefixlen(self) -> int:
+        return self.network.prefixlen
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def as_target(net: Network) -> Target:
+    """The :class:`Target` of an already parsed (and folded) network."""
+    text, scope = normalise(net)
+    version, first, last = bounds(net)
+    return Target(net, text, scope, version, first, last)
+
+
 def parse_network(text: str) -> Network:
-    """Parse an address or CIDR range into a network (host bits must be zero)."""
+    """Parse an address or CIDR range into a network (host bits must be zero).
+
+    Strict: only hex digits, ``.``, ``:`` and ``/`` (no IPv6 zone such as ``%eth0``,
+    no spaces inside); IPv4-mapped (``::ffff:192.0.2.1``) and IPv4-compatible
+    (``::192.0.2.1``) IPv6 are folded to the IPv4 they spell, ranges too.
+    """
     if not isinstance(text, str):
         raise ValueError(f"address {text!r} is not a string: give an IP such as 203.0.113.9")
     raw = text.strip()
     if not raw or len(raw) > 64:
+        raise ValueError(f"address {text[:80]!r} is not an IP address or CIDR range: {_EXAMPLES}")
+    if not _TARGET_CHARS.issuperset(raw):
+        if "%" in raw:
+            raise ValueError(
+                f"address {text!r} has an IPv6 zone (the part from '%'): zones name an "
+                "interface of one host and cannot be shared; give the address without it"
+            )
         raise ValueError(
-            f"address {text!r} is not an IP address or CIDR range: "
-            "give one such as 203.0.113.9, 2001:db8::1 or 198.51.100.0/24"
+            f"address {text!r} is not an IP address or CIDR range (only hex digits, '.', "
+            f"':' and '/' may appear): {_EXAMPLES}"
         )
     try:
-        return ipaddress.ip_network(raw, strict=True)
+        net = ipaddress.ip_network(raw, strict=True)
     except ValueError as exc:
         if "/" in raw:
             try:
@@ -36,13 +86,23 @@ def parse_network(text: str) -> Network:
                 pass
             else:
                 raise ValueError(
-                    f"range {text!r} has host bits set: write it as {loose.with_prefixlen}"
+                    f"range {text!r} has host bits set: write it as {_fold(loose).with_prefixlen}"
                 ) from None
-        reason = str(exc)
         raise ValueError(
-            f"address {text!r} is not an IP address or CIDR range ({reason}): "
-            "give one such as 203.0.113.9, 2001:db8::1 or 198.51.100.0/24"
+            f"address {text!r} is not an IP address or CIDR range ({exc}): {_EXAMPLES}"
         ) from None
+    return _fold(net)
+
+
+def _fold(net: Network) -> Network:
+    """IPv4-mapped and IPv4-compatible IPv6 networks as the IPv4 network they spell."""
+    if net.version != 6 or net.prefixlen < 96:
+        return net
+    first = int(net.network_address)
+    top = first >> 32
+    if top == _MAPPED or (top == 0 and first > 1):
+        return ipaddress.IPv4Network((first & 0xFFFFFFFF, net.prefixlen - 96))
+    return net
 
 
 def normalise(net: Network) -> tuple[str, Scope]:
@@ -52,11 +112,12 @@ def normalise(net: Network) -> tuple[str, Scope]:
     return net.with_prefixlen, "range"
 
 
-def parse_target(text: str, *, min_prefix_v4: int = 0, min_prefix_v6: int = 0) -> tuple[str, Scope]:
-    """Validate and normalise a signal or decision target.
+def parse_target(text: str, *, min_prefix_v4: int = 0, min_prefix_v6: int = 0) -> Target:
+    """Parse a signal or decision target into a :class:`Target`.
 
     ``min_prefix_v4``/``min_prefix_v6`` are the broadest ranges allowed (a treaty
-    forbidding anything wider than a /16 passes 16).
+    forbidding anything wider than a /16 passes 16). Special-purpose space is the
+    treaty's business: see :meth:`shieldwall.core.treaty.Treaty.check_target`.
     """
     net = parse_network(text)
     limit = min_prefix_v4 if net.version == 4 else min_prefix_v6
@@ -67,7 +128,31 @@ def parse_target(text: str, *, min_prefix_v4: int = 0, min_prefix_v6: int = 0) -
         )
     if net.is_unspecified or net.prefixlen == 0:
         raise ValueError(f"address {text!r} is unspecified: report the attacker's own address")
-    return normalise(net)
+    return as_target(net)
+
+
+_CANONICAL: dict[str, Target] = {}
+
+
+def canonical(text: str) -> Target:
+    """The :class:`Target` of a text that must already be canonical (an emitter's guard).
+
+    Emitters call this on every target they write: a value that is not exactly the
+    canonical spelling of an address or range raises ``ValueError`` instead of reaching
+    a feed, a firewall or a consumer's shell. Cached; the cache is bounded.
+    """
+    hit = _CANONICAL.get(text)
+    if hit is not None:
+        return hit
+    target = as_target(parse_network(text))
+    if target.text != text:
+        raise ValueError(
+            f"target {text[:80]!r} is not in canonical form ({target.text}): refusing to write it"
+        )
+    if len(_CANONICAL) >= 200_000:
+        _CANONICAL.clear()
+    _CANONICAL[text] = target
+    return target
 
 
 def ipv4_int(text: str) -> int | None:

@@ -52,6 +52,7 @@ class Book:
     def __init__(self, treaty: Treaty) -> None:
         self.treaty = treaty
         self.next_id = 1
+        self.skip: frozenset[int] = frozenset()  # ids never to issue (see Council.reserve)
         self.by_target: dict[str, dict[str, Open]] = {}
         self.by_id: dict[int, Open] = {}
         self.ready: dict[int, Open] = {}
@@ -65,6 +66,8 @@ class Book:
             scenarios = self.by_target[target] = {}
         c = scenarios.get(scenario)
         if c is None:
+            while self.next_id in self.skip:
+                self.next_id += 1
             c = Open(self.next_id, target, scenario, now, now + self.treaty.consultation.timeout)
             self.next_id += 1
             scenarios[scenario] = c

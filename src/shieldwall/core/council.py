@@ -16,9 +16,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from shieldwall.core import signals
+from shieldwall.core import alerts, shared, signals
 from shieldwall.core.addresses import bounds, parse_network, parse_target
 from shieldwall.core.model import (
+    Alert,
     Consultation,
     Decision,
     LedgerEntry,
@@ -29,6 +30,7 @@ from shieldwall.core.model import (
     Standing,
 )
 from shieldwall.core.state import Collector, CouncilState
+from shieldwall.core.targets import INVALID
 from shieldwall.core.treaty import Treaty
 
 
@@ -45,6 +47,22 @@ class Council:
         self.treaty = treaty
         self.state = CouncilState(treaty)
         self.state.roster.on_status_change = self._protect
+        # Every treaty in force so far, with the time it took effect (founding: None).
+        self.history: list[tuple[float | None, Treaty]] = [(None, treaty)]
+
+    def reserve(self, decisions: Iterable[int], consultations: Iterable[int]) -> None:
+        """Ids an earlier run issued for records this version refuses: never issue them.
+
+        A hub replaying a store written by an older version leaves such a record out
+        (its target is no longer valid) but keeps every later id where it was, so
+        stored rows, stream events and members' copies keep meaning what they meant.
+        """
+        d, c = frozenset(decisions), frozenset(consultations)
+        for ids in (d, c):
+            if any(isinstance(i, bool) or not isinstance(i, int) or i < 1 for i in ids):
+                raise ValueError("reserved ids must be positive integers")
+        self.state.skip = d
+        self.state.book.skip = c
 
     # time --------------------------------------------------------------------
 
@@ -52,6 +70,44 @@ class Council:
         """Advance time only: decisions expire, consultations close on timeout."""
         out = Collector()
         self.state.advance(_time(now), out)
+        return out.outcome()
+
+    # the treaty --------------------------------------------------------------
+
+    def amend(self, treaty: Treaty, now: float) -> Outcome:
+        """The alliance amends its treaty; inputs from ``now`` on follow ``treaty``.
+
+        Decisions already issued stay as they were (they cite the version that made
+        them); quorum, protected assets, the ladder and the rest apply to what comes
+        next. The new treaty must keep the alliance's name and raise its version.
+        """
+        old = self.treaty
+        now = _time(now)
+        if not isinstance(treaty, Treaty):
+            raise ValueError(f"amendment {treaty!r} is not a treaty: load it with load_treaty")
+        if treaty.name != old.name:
+            raise ValueError(
+                f"amendment names treaty {treaty.name!r} but the alliance's is {old.name!r}: "
+                f"keep name = {old.name!r} in [treaty]"
+            )
+        if treaty.version <= old.version:
+            raise ValueError(
+                f"amendment has version {treaty.version}, not above the version in force "
+                f"({old.label}): set version = {old.version + 1} in [treaty]"
+            )
+        permanent = sorted(m.name for m in self.state.roster.members.values() if m.permanent)
+        if permanent and not treaty.veto.enabled:
+            raise ValueError(
+                f"amendment removes the veto that permanent member(s) {', '.join(permanent)} "
+                "hold: keep [veto] enabled = true"
+            )
+        out = Collector()
+        now = self.state.advance(now, out)
+        self.treaty = treaty
+        self.state.adopt(treaty, now)
+        self._protect()
+        self.history.append((now, treaty))
+        out.notices.append(f"treaty amended from {old.label} to {treaty.label}")
         return out.outcome()
 
     # membership --------------------------------------------------------------
@@ -116,6 +172,21 @@ class Council:
         else:
             st.roster.admit(m, now)
             out.notices.append(f"member {name} admitted by {by}")
+        return out.outcome()
+
+    def reject(self, name: str, now: float, by: str = "secretariat") -> Outcome:
+        """Refuse an applicant (under any accession rule: the secretariat keeps the
+        queue clear of applications nobody should vote on)."""
+        st = self.state
+        m = st.roster.get(name)
+        out = Collector()
+        now = st.advance(_time(now), out)
+        if m.status != "pending":
+            out.refuse(name, "", f"member {name} is {m.status}: only applicants can be rejected")
+        else:
+            st.roster.set_status(m, "rejected", now)
+            self._protect()
+            out.notices.append(f"member {name} rejected by {by}")
         return out.outcome()
 
     def vote(self, applicant: str, voter: str, approve: bool, now: float) -> Outcome:
@@ -295,6 +366,11 @@ class Council:
         live += [d for d in st.own.values() if d.active(now)]
         return sorted(live, key=lambda d: d.id)
 
+    def alerts(self, now: float) -> list[Alert]:
+        """The alerts in force (raised readiness, core/alerts.py): never decisions, never
+        in :meth:`active`."""
+        return alerts.in_force(self.state, now)
+
     def active_on(self, targets: Iterable[str], now: float) -> list[Decision]:
         """The active decisions whose target is one of ``targets`` exactly, by id.
 
@@ -342,6 +418,31 @@ class Council:
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValueError(f"count {count!r} must be a whole number of decisions, 0 or more")
         self.state.ledger.receive(member, count)
+
+    def benign(self, member: str, target: str, count: int, now: float) -> None:
+        """``member`` saw ``count`` benign events (successful logins, 2xx answers) from
+        ``target`` (core/shared.py). Counts only; a target that is not a valid address
+        raises ``ValueError`` naming it."""
+        self.state.roster.get(member)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"count {count!r} must be a whole number of benign events, 0 or more")
+        c = self.state.gate.check(target)
+        if c.kind == INVALID:
+            raise ValueError(f"benign evidence: {c.reason}")
+        shared.note(self.state, c.target, count, _time(now))
+
+    def exposed(self, member: str, count: int) -> None:
+        """``member`` had ``count`` more attacks to report (ledger exposure).
+
+        Reported by the member's side: decided attackers its own detectors caught before
+        the decision. Once reported (0 included), the member's contribution is measured
+        against it instead of the decisions it received, so a member nobody attacked is
+        never a free rider.
+        """
+        self.state.roster.get(member)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"count {count!r} must be a whole number of attacks, 0 or more")
+        self.state.ledger.expose(member, count)
 
     def standing(self, member: str, now: float) -> Standing:
         m = self.state.roster.get(member)

@@ -1,5 +1,13 @@
-"""Burden sharing: contribution (decisions a member's reports helped cause) against
-consumption (decisions it received), and the treaty's free-rider policy."""
+"""Burden sharing: contribution (decisions a member's reports helped cause) against what
+the member owed, and the treaty's free-rider policy.
+
+What a member owes is its *exposure* once its agent reports it: the attacks it had to
+report (decided attackers its own detectors caught before the decision). A member
+nobody attacked owes nothing and is never a free rider; one that was attacked and
+reported nothing, or left the consultations on its attackers unanswered, is. Until a
+member's exposure is reported, the ledger falls back on its *consumption* (decisions
+it received), the only measure the hub has then.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +27,7 @@ class Ledger:
         self.treaty = treaty
         self.contribution: dict[str, int] = {}
         self.consumption: dict[str, int] = {}
+        self.exposure: dict[str, int] = {}  # members whose agents report what they saw
         self.changed: set[str] = set()  # members whose entry changed since last looked at
 
     def contribute(self, members: tuple[str, ...], amount: int = 1) -> None:
@@ -31,11 +40,22 @@ class Ledger:
         self.consumption[member] = self.consumption.get(member, 0) + count
         self.changed.add(member)
 
+    def expose(self, member: str, count: int) -> None:
+        """``member`` had ``count`` more attacks to report (0: it reports, saw none)."""
+        self.exposure[member] = self.exposure.get(member, 0) + count
+        self.changed.add(member)
+
+    def owed(self, member: str) -> int:
+        """What the member's contribution is measured against (see module doc)."""
+        if member in self.exposure:
+            return self.exposure[member]
+        return self.consumption.get(member, 0)
+
     def share(self, member: str) -> float | None:
-        consumed = self.consumption.get(member, 0)
-        if consumed == 0:
+        owed = self.owed(member)
+        if owed == 0:
             return None
-        return self.contribution.get(member, 0) / consumed
+        return self.contribution.get(member, 0) / owed
 
     def free_rider(self, member: str, grace_from: float | None, now: float) -> bool:
         """Whether ``member`` contributes less than the treaty minimum after its grace."""
@@ -57,4 +77,5 @@ class Ledger:
             consumption=self.consumption.get(member, 0),
             share=self.share(member),
             standing=standing,
+            exposure=self.exposure.get(member),
         )

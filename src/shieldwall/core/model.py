@@ -67,6 +67,33 @@ class Decision:
 
 
 @dataclass(frozen=True, slots=True)
+class Alert:
+    """Raised readiness against ``target`` (core/alerts.py): blocks nobody.
+
+    A record of its own, never a :class:`Decision`: members apply it to detection
+    (their detectors fire on the ``maxretry``-th event from the target while it lasts),
+    never to the firewall, and feeds, the bouncer API and TAXII never carry it.
+    ``member`` is the one member whose report raised it; ``clause`` is ``"alert"``.
+    """
+
+    id: int
+    target: str
+    scope: Scope
+    scenario: str
+    member: str
+    issued_at: float
+    expires_at: float
+    maxretry: int
+    treaty: str = ""
+    clause: str = "alert"
+    correlated: tuple[str, ...] = ()  # the reporter's most correlated members, if named
+    others_maxretry: int = 0  # the threshold of members not named (0: maxretry)
+
+    def active(self, now: float) -> bool:
+        return self.issued_at <= now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
 class Revocation:
     """A decision withdrawn before it expired (appeal, admin, veto)."""
 
@@ -127,9 +154,12 @@ class Outcome:
     disputes: tuple[Dispute, ...] = ()
     no_action: tuple[NoAction, ...] = ()
     notices: tuple[str, ...] = field(default=())
+    alerts: tuple[Alert, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.decisions or self.revocations or self.consultations or self.disputes)
+        return bool(
+            self.decisions or self.revocations or self.consultations or self.disputes or self.alerts
+        )
 
 
 MemberStatus = Literal["pending", "active", "suspended", "rejected"]
@@ -158,9 +188,10 @@ class MemberState:
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    """Burden sharing for one member: decisions it helped cause against those it received.
+    """Burden sharing for one member: decisions it helped cause against what it owed.
 
-    ``share`` is contribution / consumption (None while nothing was received).
+    ``share`` is contribution / exposure (attacks it had to report) once its agent
+    reports exposure, contribution / consumption before; None while it owes nothing.
     """
 
     member: str
@@ -168,3 +199,4 @@ class LedgerEntry:
     consumption: int
     share: float | None
     standing: Standing
+    exposure: int | None = None  # None: never reported

@@ -15,6 +15,7 @@ from typing import Any
 
 from shieldwall.core.addresses import parse_network
 from shieldwall.core.model import ACTIONS
+from shieldwall.core.special import CHOOSABLE, DEFAULT_ALLOWED, check_allowed
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -111,6 +112,49 @@ SCHEMA: dict[str, dict[str, Key]] = {
             hi=32,
         ),
         "max_range_v6": _k("int", 48, "broadest IPv6 range as a prefix length", lo=1, hi=128),
+        "prefix_v6": _k(
+            "int",
+            64,
+            "IPv6 reports count toward the prefix of this length that holds them; several "
+            "addresses of one prefix reported give a decision on the prefix (128: off)",
+            lo=1,
+            hi=128,
+        ),
+        "prefix_v4": _k(
+            "int",
+            32,
+            "the same for IPv4 (32: off; 24 counts reports per /24)",
+            lo=1,
+            hi=32,
+        ),
+        "widen_v6": _k(
+            "prefixes",
+            (56, 48),
+            "wider IPv6 prefixes a decision grows to, one step at a time, when enough "
+            "decided prefixes lie inside one (never beyond max_range_v6)",
+            example="[56, 48]",
+        ),
+        "widen_v4": _k(
+            "prefixes",
+            (),
+            "the same for IPv4 (none by default), e.g. [24] with prefix_v4 = 32",
+            example="[24]",
+        ),
+        "widen_after": _k(
+            "int",
+            3,
+            "decided prefixes inside a wider one that make the decision widen to it",
+            lo=2,
+            hi=1000,
+        ),
+        "special": _k(
+            "special",
+            DEFAULT_ALLOWED,
+            "special-purpose address space that may be a target; the rest is refused "
+            f"(choose from {', '.join(CHOOSABLE)}; loopback, unspecified, this-network and "
+            "broadcast never)",
+            example='["documentation", "private", "shared", "benchmarking"]',
+        ),
     },
     "protected": {
         "ranges": _k(
@@ -167,6 +211,93 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "appeals": {
         "enabled": _k("bool", True, "a decision may be revoked on appeal, costing its reporters"),
+    },
+    "alert": {
+        "enabled": _k(
+            "bool",
+            False,
+            "one report from a member in good standing puts the target on alert: nobody "
+            "is blocked, members' detectors meet it with a stricter threshold",
+        ),
+        "window": _k(
+            "duration",
+            3600.0,
+            "how long an alert lasts from the first report (never extended)",
+            lo=1,
+            hi=30 * 86400.0,
+        ),
+        "maxretry": _k(
+            "int",
+            1,
+            "the detector threshold members apply to an alerted source (events within "
+            "their findtime); 1: its first malicious line",
+            lo=1,
+            hi=1000,
+        ),
+    },
+    "correlation": {
+        "enabled": _k(
+            "bool",
+            False,
+            "learn which members see the same attackers; an alert names the reporter's "
+            "most correlated members, which apply its maxretry",
+        ),
+        "window": _k(
+            "duration",
+            604800.0,
+            "two reports of one target this close count as a co-occurrence; older ones "
+            "are forgotten",
+            lo=60,
+            hi=365 * 86400.0,
+        ),
+        "top": _k("int", 5, "correlated members an alert names", lo=1, hi=1000),
+        "min_shared": _k(
+            "int", 2, "co-occurrences within the window that make a member correlated", lo=1
+        ),
+        "others_maxretry": _k(
+            "int",
+            0,
+            "the alert threshold of the members not named (0: the alert's maxretry for everyone)",
+            lo=0,
+            hi=1000,
+        ),
+    },
+    "shared": {
+        "enabled": _k(
+            "bool",
+            False,
+            "a quorum on an address with benign evidence (members saw its users log in "
+            "or get 2xx answers) gets the response below instead of an alliance-wide ban",
+        ),
+        "response": _k(
+            "choice",
+            "local",
+            "local: ban only at the members that reported it; throttle: a throttle "
+            "instead of a ban; shorter: the ban lasts shorten times the ladder's duration",
+            choices=("local", "throttle", "shorter"),
+        ),
+        "min_benign": _k(
+            "int", 1, "benign events reported within memory that make an address shared", lo=1
+        ),
+        "memory": _k(
+            "duration",
+            604800.0,
+            "benign evidence older than this is forgotten",
+            lo=60,
+            hi=365 * 86400.0,
+        ),
+        "shorten": _k(
+            "float", 0.25, "the share of the ladder's duration a shorter ban keeps", lo=0.01, hi=1
+        ),
+    },
+    "views": {
+        "access": _k(
+            "choice",
+            "members",
+            "who may read the hub's views and dashboard: anyone (public), members and "
+            "holders of a read token (members), or the secretariat only (admin)",
+            choices=("public", "members", "admin"),
+        ),
     },
 }
 
@@ -249,6 +380,19 @@ def convert(key: Key, value: object) -> Any:
         return _rungs(value)
     if kind == "ranges":
         return _ranges(value)
+    if kind == "prefixes":
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 128 for v in value
+        ):
+            raise SettingError("must be a list of prefix lengths, e.g. [56, 48]")
+        if list(value) != sorted(set(value), reverse=True):
+            raise SettingError("must list prefix lengths from narrowest to widest, e.g. [56, 48]")
+        return tuple(value)
+    if kind == "special":
+        try:
+            return check_allowed(value)
+        except ValueError as exc:
+            raise SettingError(str(exc)) from None
     raise AssertionError(kind)  # pragma: no cover - schema error
 
 

@@ -2,11 +2,13 @@
 
 Collective treaties: quorum of distinct trusted members within the window (art5),
 consultation below it (art4), invocation, unanimity with deliberation. Treaties
-without collective action: self-defence, binding only the reporter.
+without collective action: self-defence, binding only the reporter. Below quorum (or
+without collective action) a report may also raise an alert (core/alerts.py).
 """
 
 from __future__ import annotations
 
+from shieldwall.core import alerts, prefixes, shared
 from shieldwall.core.members import Member
 from shieldwall.core.model import Dispute, Signal
 from shieldwall.core.state import Collector, CouncilState
@@ -28,8 +30,11 @@ def process(st: CouncilState, s: Signal, now: float, out: Collector) -> None:
     target = c.target
     sent = st.roster.note_signal(m, now)
     treaty = st.treaty
+    if treaty.correlation.enabled:
+        st.correlation.note(m.name, target, now)
     if treaty.collective == "none":
         _self_defence(st, m, c, s.scenario, now, out)
+        alerts.raise_alert(st, m, c, s.scenario, now, out)
         return
     inv = treaty.invocation
     if (
@@ -39,16 +44,18 @@ def process(st: CouncilState, s: Signal, now: float, out: Collector) -> None:
         and not st.roster.invocation_refusal(m, now)
     ):
         invoke(st, m, now, out, automatic=True)
-    held = st.held(c, now)
+    k = prefixes.counted(st, c)  # the prefix the report counts toward, or c itself
+    held = st.held(c, now) or (k is not c and st.held(k, now))
     if held:
         out.refuse(s.member, target, held)
         return
     if m.invoked_until > now and m.name in st.roster.trusted:
         st.decide(c, s.scenario, (m.name,), "art5.invocation", now, out)
         return
-    reporters = st.recent.get(target)
+    prefixes.note(st, k, c, now)
+    reporters = st.recent.get(k.target)
     if reporters is None:
-        reporters = st.recent[target] = {}
+        reporters = st.recent[k.target] = {}
     reporters[m.name] = now
     cutoff = now - treaty.window
     trusted = st.roster.trusted
@@ -61,14 +68,24 @@ def process(st: CouncilState, s: Signal, now: float, out: Collector) -> None:
             count += 1
     for name in stale:
         del reporters[name]
+    if treaty.unanimity or count < treaty.quorum:  # below quorum: raised readiness
+        alerts.raise_alert(st, m, c, s.scenario, now, out)
     if treaty.unanimity:
         _unanimity(st, m, c, s.scenario, reporters, now, out)
     elif count >= treaty.quorum:
         members = st.roster.members
         fresh = tuple(sorted(n for n in reporters if members[n].status == "active"))
-        st.decide(c, s.scenario, fresh, st.quorum_clause, now, out, corroborated=True)
+        subject, clause = prefixes.subject(st, k, c, now)
+        if shared.is_shared(st, subject.target, now):  # users behind it: proportionality
+            shared.respond(st, subject, s.scenario, fresh, now, out)
+            return
+        d = st.decide(
+            subject, s.scenario, fresh, clause or st.quorum_clause, now, out, corroborated=True
+        )
+        prefixes.settle(st, k, d, out)
+        prefixes.widen(st, d, now, out)
     elif treaty.consultation.enabled:
-        snap = st.book.join(target, s.scenario, m.name, now)
+        snap = st.book.join(k.target, s.scenario, m.name, now)
         if snap is not None:
             out.consultations.append(snap)
         else:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
+from collections import OrderedDict, deque
 
 from shieldwall.core.consultation import Book, Open
+from shieldwall.core.correlation import Correlation
 from shieldwall.core.ladder import Ladder
 from shieldwall.core.ledger import Ledger
 from shieldwall.core.members import Roster
 from shieldwall.core.model import (
+    Alert,
     Consultation,
     Decision,
     Dispute,
@@ -35,7 +37,15 @@ BURDEN_EVERY = 1.0  # seconds of council time between free-rider evaluations
 class Collector:
     """What one call produced, in order; frozen into an :class:`Outcome` at the end."""
 
-    __slots__ = ("consultations", "decisions", "disputes", "no_action", "notices", "revocations")
+    __slots__ = (
+        "alerts",
+        "consultations",
+        "decisions",
+        "disputes",
+        "no_action",
+        "notices",
+        "revocations",
+    )
 
     def __init__(self) -> None:
         self.decisions: list[Decision] = []
@@ -44,6 +54,7 @@ class Collector:
         self.disputes: list[Dispute] = []
         self.no_action: list[NoAction] = []
         self.notices: list[str] = []
+        self.alerts: list[Alert] = []
 
     def refuse(self, member: str, target: str, reason: str) -> None:
         self.no_action.append(NoAction(member, target, reason))
@@ -56,6 +67,7 @@ class Collector:
             tuple(self.disputes),
             tuple(self.no_action),
             tuple(self.notices),
+            tuple(self.alerts),
         )
 
 
@@ -74,12 +86,20 @@ class CouncilState:
         self.ledger = Ledger(treaty)
         self.book = Book(treaty)
         self.next_id = 1
+        self.skip: frozenset[int] = frozenset()  # ids never to issue (see Council.reserve)
         self.decisions: dict[int, Decision] = {}
         self.revocations: dict[int, Revocation] = {}
         self.by_target: dict[str, Decision] = {}  # active collective decisions
         self.own: dict[tuple[str, str], Decision] = {}  # active self-defence decisions
+        self.alerts: dict[str, Alert] = {}  # alerts in force by target (core/alerts.py)
+        self.benign: OrderedDict[str, tuple[int, float]] = OrderedDict()  # core/shared.py
+        self.correlation = Correlation(treaty.correlation.window)
+        self.alert_expiry: list[tuple[float, int, str]] = []
+        self.next_alert_id = 1
         self.ranges = RangeIndex()
         self.recent: dict[str, dict[str, float]] = {}  # target -> member -> last report
+        self.spread: dict[str, dict[str, float]] = {}  # counted prefix -> address -> last seen
+        self.children: dict[str, set[int]] = {}  # wider prefix -> decisions on prefixes inside
         self.vetoed: dict[str, float] = {}
         self.flagged: dict[str, Standing] = {}  # free riders already told their standing
         self._expiry: list[tuple[float, int]] = []
@@ -88,6 +108,17 @@ class CouncilState:
         self._sweep_at = -math.inf
         self.recommend = treaty.collective == "recommend" or treaty.unanimity
         self.quorum_clause = "art5.quorum" if treaty.collective == "automatic" else "recommendation"
+
+    def adopt(self, treaty: Treaty, now: float) -> None:
+        """Follow an amended ``treaty`` from ``now`` on; what was decided stays."""
+        self.treaty = treaty
+        for part in (self.roster, self.ladder, self.ledger, self.book):
+            part.treaty = treaty
+        self.gate = Gate(treaty)  # protected ranges; members' addresses are re-read
+        self.recommend = treaty.collective == "recommend" or treaty.unanimity
+        self.quorum_clause = "art5.quorum" if treaty.collective == "automatic" else "recommendation"
+        self.roster.refresh(now)
+        self.correlation.window = treaty.correlation.window
 
     # time --------------------------------------------------------------------
 
@@ -103,6 +134,12 @@ class CouncilState:
             if d is not None:
                 self.deactivate(d)
                 self._retired.append((d.expires_at, did))
+        alert_expiry = self.alert_expiry
+        while alert_expiry and alert_expiry[0][0] <= now:
+            _, aid, target = heapq.heappop(alert_expiry)
+            a = self.alerts.get(target)
+            if a is not None and a.id == aid:
+                del self.alerts[target]
         retired = self._retired
         while retired and retired[0][0] + RETAIN <= now:
             _, did = retired.popleft()
@@ -135,6 +172,17 @@ class CouncilState:
                 del reporters[name]
             if not reporters:
                 del recent[target]
+        for key in list(self.spread):
+            seen = self.spread[key]
+            for addr in [a for a, at in seen.items() if at < cutoff]:
+                del seen[addr]
+            if not seen:
+                del self.spread[key]
+        for parent in list(self.children):
+            ids = self.children[parent]
+            ids.intersection_update(self.decisions)
+            if not ids:
+                del self.children[parent]
 
     # decisions ---------------------------------------------------------------
 
@@ -165,10 +213,18 @@ class CouncilState:
         *,
         corroborated: bool = False,
         own: str = "",
+        throttle: bool = False,
+        scale: float = 1.0,
     ) -> Decision:
-        """Issue a decision on ``c`` at the ladder rung its offence count calls for."""
+        """Issue a decision on ``c`` at the ladder rung its offence count calls for
+        (``throttle``: a ban becomes a throttle; ``scale``: of the rung's duration)."""
         target = c.target
         offence, action, duration = self.ladder.record(offence_key(target, own), now)
+        if throttle and action == "ban":
+            action = "throttle"
+        duration *= scale
+        while self.next_id in self.skip:
+            self.next_id += 1
         d = Decision(
             id=self.next_id,
             target=target,

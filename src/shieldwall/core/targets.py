@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-from shieldwall.core.addresses import AddressSet, Match, bounds, ipv4_int, parse_network
+from shieldwall.core.addresses import AddressSet, Match, ipv4_int
 from shieldwall.core.model import Decision, Scope
 from shieldwall.core.treaty import Treaty
 
@@ -64,15 +64,14 @@ class Gate:
         return hit
 
     def _check(self, raw: str) -> Checked:
-        if isinstance(raw, str) and (value := ipv4_int(raw)):  # fast path, not 0.0.0.0
+        value = ipv4_int(raw) if isinstance(raw, str) else None
+        if value is not None:  # fast path: a plain dotted quad is canonical already
             return self._verdict(raw, "ip", 4, value, value, 32)
         try:
-            target, scope = self.treaty.check_target(raw)
+            t = self.treaty.check_target(raw)
         except ValueError as exc:
-            return Checked(INVALID, str(raw)[:80], reason=str(exc))
-        net = parse_network(target)
-        version, first, last = bounds(net)
-        return self._verdict(target, scope, version, first, last, net.prefixlen)
+            return Checked(INVALID, _shown(raw), reason=str(exc))
+        return self._verdict(t.text, t.scope, t.version, t.first, t.last, t.prefixlen)
 
     def _verdict(
         self, target: str, scope: Scope, version: int, first: int, last: int, prefixlen: int
@@ -87,7 +86,7 @@ class Gate:
                 first,
                 prefixlen,
                 match.network,
-                f"{target} overlaps {match.network}, protected by the treaty "
+                f"{_relation(target, match.network)}, protected by the treaty "
                 f"({match.label}); clause protected: never the subject of a decision",
             )
         match = self._member_set.overlapping_bounds(version, first, last)
@@ -100,10 +99,29 @@ class Gate:
                 first,
                 prefixlen,
                 match.network,
-                f"{target} overlaps {match.network}, declared by member {match.label}; "
+                f"{_relation(target, match.network)}, declared by member {match.label}; "
                 "clause protected.member: members are never the subject of a decision",
             )
+        refusal = self.treaty.special_refusal(version, first, last)
+        if refusal:
+            return Checked(
+                INVALID, target, scope, version, first, prefixlen, "", f"{target} {refusal}"
+            )
         return Checked(OK, target, scope, version, first, prefixlen)
+
+
+def _relation(target: str, protected: str) -> str:
+    if target == protected:
+        return f"{target} is protected"
+    if "/" not in target:
+        return f"{target} lies in {protected}"
+    return f"{target} overlaps {protected}"
+
+
+def _shown(raw: object) -> str:
+    """A refused value as it may be echoed: printable ASCII only, at most 80 characters."""
+    text = raw if isinstance(raw, str) else repr(raw)
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in text[:80])
 
 
 class RangeIndex:

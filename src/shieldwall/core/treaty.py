@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from typing import Any, Literal
 
-from shieldwall.core.addresses import parse_target
-from shieldwall.core.model import Action, Scope
+from shieldwall.core import special
+from shieldwall.core.addresses import Target, parse_target
+from shieldwall.core.model import Action
 from shieldwall.core.settings import REQUIRED, SCHEMA, SettingError, convert, suggest
+from shieldwall.core.special import DEFAULT_ALLOWED
 
 TEMPLATES: tuple[str, ...] = ("unilateral", "nato", "anzus", "un", "league")
 
@@ -35,8 +38,21 @@ CLAUSES: dict[str, str] = {
     "veto": "a permanent member vetoed a collective decision",
     "appeal": "decision revoked on appeal: its reporters lose reputation",
     "admin-revoke": "decision revoked by the secretariat",
+    "targets.prefix": "quorum reached on several addresses of one prefix (prefix_v6, "
+    "prefix_v4): the decision covers the prefix",
+    "targets.widen": "enough decided prefixes lie inside a wider one (widen_v6, widen_v4, "
+    "widen_after): the decision covers the wider prefix",
     "protected": "a report against a network the treaty protects is recorded as a dispute",
     "protected.member": "a report against a member's declared address is recorded as a dispute",
+    "alert": "raised readiness: one report from a member in good standing; blocks nobody, "
+    "members detect the target with the treaty's alert maxretry until the alert ends",
+    "alert.correlated": "an alert that names the reporter's most correlated members "
+    "([correlation]): they apply its maxretry, the others others_maxretry",
+    "shared.local": "quorum on an address with benign evidence (shared NAT): banned only "
+    "at the member that reported it",
+    "shared.throttle": "quorum on an address with benign evidence (shared NAT): throttled "
+    "instead of banned",
+    "shared.shorter": "quorum on an address with benign evidence (shared NAT): a shorter ban",
 }
 
 Accession = Literal["admin", "majority", "unanimity"]
@@ -83,6 +99,16 @@ class TargetRules:
     allow_ranges: bool
     max_range_v4: int
     max_range_v6: int
+    prefix_v6: int = 64
+    prefix_v4: int = 32
+    widen_v6: tuple[int, ...] = (56, 48)
+    widen_v4: tuple[int, ...] = ()
+    widen_after: int = 3
+    special: tuple[str, ...] = DEFAULT_ALLOWED
+
+    @cached_property
+    def special_allowed(self) -> frozenset[str]:
+        return frozenset(self.special)
 
 
 @dataclass(frozen=True)
@@ -131,6 +157,50 @@ class AppealRules:
 
 
 @dataclass(frozen=True)
+class AlertRules:
+    """[alert]: raised readiness (see :mod:`shieldwall.core.alerts`)."""
+
+    enabled: bool = False
+    window: float = 3600.0
+    maxretry: int = 1
+
+
+@dataclass(frozen=True)
+class CorrelationRules:
+    """[correlation]: who sees the attacker next (see :mod:`shieldwall.core.correlation`)."""
+
+    enabled: bool = False
+    window: float = 604800.0
+    top: int = 5
+    min_shared: int = 2
+    others_maxretry: int = 0
+
+
+SharedResponse = Literal["local", "throttle", "shorter"]
+
+
+@dataclass(frozen=True)
+class SharedRules:
+    """[shared]: addresses with benign evidence (see :mod:`shieldwall.core.shared`)."""
+
+    enabled: bool = False
+    response: SharedResponse = "local"
+    min_benign: int = 1
+    memory: float = 604800.0
+    shorten: float = 0.25
+
+
+ViewAccess = Literal["public", "members", "admin"]
+
+
+@dataclass(frozen=True)
+class ViewRules:
+    """[views]: who may read the hub's views (decisions, members, activity, dashboard)."""
+
+    access: ViewAccess
+
+
+@dataclass(frozen=True)
 class Treaty:
     """A validated treaty. ``quorum``, ``window`` and friends mirror [collective]."""
 
@@ -156,24 +226,51 @@ class Treaty:
     reputation: ReputationRules
     burden: BurdenRules
     appeals: AppealRules
+    views: ViewRules
+    alert: AlertRules = AlertRules()
+    shared: SharedRules = SharedRules()
+    correlation: CorrelationRules = CorrelationRules()
 
     @property
     def label(self) -> str:
         """``name@version``, as cited by decisions."""
         return f"{self.name}@{self.version}"
 
-    def check_target(self, text: str) -> tuple[str, Scope]:
-        """Normalise a reported target, refusing ranges broader than the treaty allows."""
-        target, scope = parse_target(
-            text,
-            min_prefix_v4=self.targets.max_range_v4,
-            min_prefix_v6=self.targets.max_range_v6,
+    def check_target(self, text: str) -> Target:
+        """Parse a reported target, refusing ranges broader than the treaty allows.
+
+        The value is folded (IPv4-mapped IPv6 to IPv4) before any check. Whether it
+        lies in special-purpose space is :meth:`special_refusal`'s question, asked by
+        the council after the protected-asset check (a report on a protected asset is
+        a dispute, whatever its spelling).
+        """
+        rules = self.targets
+        target = parse_target(
+            text, min_prefix_v4=rules.max_range_v4, min_prefix_v6=rules.max_range_v6
         )
-        if scope == "range" and not self.targets.allow_ranges:
+        if target.scope == "range" and not rules.allow_ranges:
             raise ValueError(
                 f"range {text!r} cannot be reported: the treaty allows single addresses only"
             )
-        return target, scope
+        return target
+
+    def special_refusal(self, version: int, first: int, last: int) -> str:
+        """Why addresses ``first..last`` are special-purpose space the treaty refuses, or ''."""
+        span = special.overlapping(version, first, last, self.targets.special_allowed)
+        if span is None:
+            return ""
+        inside = first >= span.first and last <= span.last
+        where = f"lies in {span.network}" if inside else f"overlaps {span.network}"
+        if span.category in special.NEVER:
+            return (
+                f"{where}, {span.category} space, which can never be a target: report the "
+                "address the attack came from"
+            )
+        return (
+            f"{where}, special-purpose {span.category} space, which this treaty does not "
+            "allow as a target: report the address the attack came from, or allow it with "
+            f'[targets] special = ["{span.category}", ...]'
+        )
 
 
 def template_text(name: str) -> str:
@@ -234,6 +331,10 @@ def load_treaty(text: str, source: str = "<treaty>") -> Treaty:
         reputation=ReputationRules(**values["reputation"]),
         burden=BurdenRules(**values["burden"]),
         appeals=AppealRules(**values["appeals"]),
+        views=ViewRules(**values["views"]),
+        alert=AlertRules(**values["alert"]),
+        shared=SharedRules(**values["shared"]),
+        correlation=CorrelationRules(**values["correlation"]),
     )
     problem = _cross_check(treaty)
     if problem:
@@ -290,6 +391,29 @@ def _read(doc: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
 
 def _cross_check(t: Treaty) -> str:
     """Rules relating several keys; the first problem found, or ''."""
+    tg = t.targets
+    for v, prefix, widen, limit in (
+        (6, tg.prefix_v6, tg.widen_v6, tg.max_range_v6),
+        (4, tg.prefix_v4, tg.widen_v4, tg.max_range_v4),
+    ):
+        bits = 128 if v == 6 else 32
+        if widen and widen[0] >= prefix:
+            return (
+                f"targets.widen_v{v} = {list(widen)} must be wider (smaller) than "
+                f"targets.prefix_v{v} = {prefix}: list prefix lengths below {prefix}"
+            )
+        if prefix < bits and prefix < limit:
+            return (
+                f"targets.prefix_v{v} = {prefix} is broader than targets.max_range_v{v} = "
+                f"{limit}: raise prefix_v{v} or lower max_range_v{v}"
+            )
+        if widen and widen[-1] < limit:
+            return (
+                f"targets.widen_v{v} = {list(widen)} reaches /{widen[-1]}, broader than "
+                f"targets.max_range_v{v} = {limit}: stop at /{limit}"
+            )
+        if widen and any(w > bits for w in widen):
+            return f"targets.widen_v{v} = {list(widen)} has prefix lengths above {bits}"
     rep = t.reputation
     if rep.floor > rep.maximum:
         return (
