@@ -86,7 +86,8 @@ def test_a_bus_outage_loses_nothing(tmp_path: Path, private_nats: NatsServer) ->
         private_nats.stop()
         pair.report("alpha")  # recorded by the primary while the bus is down
         pair.report("bravo")
-        await asyncio.sleep(1.5)
+        # The pump tried to publish them and failed: the outage is seen, not assumed.
+        await until(lambda: pair.pump.status()["state"] == "retrying", 60, "the pump retrying")
         assert replica.replica_seq < pair.primary.store.last_input_seq()
         private_nats.start()  # same JetStream storage directory
         await until(pair.synced, 60)

@@ -29,21 +29,21 @@ def test_two_members_decide_one_consults(hub: Hub) -> None:
     first = _report(alpha)
     assert first["decisions"] == []
     assert first["consultations"], "a lone report opens a consultation"
-    open_now = hub.client().consultations()["consultations"]
+    open_now = hub.viewer().consultations()["consultations"]
     assert [c["target"] for c in open_now] == [ATTACKER]
-    assert hub.client().decisions()["decisions"] == []
+    assert hub.viewer().decisions()["decisions"] == []
 
     second = _report(bravo)
     assert len(second["decisions"]) == 1
-    decisions = hub.client().decisions()["decisions"]
+    decisions = hub.viewer().decisions()["decisions"]
     assert [d["target"] for d in decisions] == [ATTACKER]
     decision = decisions[0]
     assert decision["clause"] == "art5.quorum"
     assert decision["members"] == ["alpha", "bravo"]
     assert decision["expires_at"] > hub.clock()
-    assert hub.client().consultations()["consultations"] == []
-    assert hub.client().decisions(ip=ATTACKER)["decisions"][0]["id"] == decision["id"]
-    assert hub.client().decisions(ip="203.0.113.10")["decisions"] == []
+    assert hub.viewer().consultations()["consultations"] == []
+    assert hub.viewer().decisions(ip=ATTACKER)["decisions"][0]["id"] == decision["id"]
+    assert hub.viewer().decisions(ip="203.0.113.10")["decisions"] == []
 
 
 def test_report_against_protected_assets_is_a_dispute(hub: Hub) -> None:
@@ -53,8 +53,8 @@ def test_report_against_protected_assets_is_a_dispute(hub: Hub) -> None:
         a, b = _report(alpha, target), _report(bravo, target)
         assert a["decisions"] == b["decisions"] == []
         assert a["disputes"] and why in json.dumps(a["disputes"])
-    assert hub.client().decisions()["decisions"] == []
-    disputes = hub.client().get("/v1/disputes")["disputes"]
+    assert hub.viewer().decisions()["decisions"] == []
+    disputes = hub.viewer().get("/v1/disputes")["disputes"]
     assert {d["target"] for d in disputes} == {"198.51.100.7", "127.0.0.1"}
 
 
@@ -65,13 +65,13 @@ def test_revocation_is_streamed_and_stored(hub: Hub) -> None:
     decision_id = _report(bravo)["decisions"][0]
     after = hub.sec.stream.last_id
     hub.admin().revoke(decision_id, "false positive", appeal=True)
-    assert hub.client().decisions()["decisions"] == []
+    assert hub.viewer().decisions()["decisions"] == []
     events = hub.sec.stream.since(after - 1)
     kinds = [e.kind for e in events]
     assert "revocation" in kinds
     revocation = json.loads(events[kinds.index("revocation")].body)
     assert revocation["decision_id"] == decision_id
-    assert hub.client().get(f"/v1/decisions/{decision_id}")["revoked_at"] is not None
+    assert hub.viewer().get(f"/v1/decisions/{decision_id}")["revoked_at"] is not None
     with pytest.raises(HubError, match="not revoked"):
         hub.admin().revoke(decision_id, "again")
 
@@ -83,8 +83,8 @@ def test_restart_rebuilds_state(make_hub: Callable[..., Hub]) -> None:
     _report(alpha)
     _report(bravo)
     _report(alpha, "203.0.113.50")
-    before = hub.client().decisions()
-    consultations = hub.client().consultations()
+    before = hub.viewer().decisions()
+    consultations = hub.viewer().consultations()
     last_seq = hub.sec.identities["alpha"].last_seq
     hub.sec.store.close()
 
@@ -107,8 +107,8 @@ def test_metrics_and_views(hub: Hub) -> None:
     text = hub.http.get("/metrics").text
     assert "shieldwall_signals_accepted_total 1" in text
     assert hub.http.get("/openapi.json").json()["paths"]["/v1/signals"]
-    assert hub.http.get("/v1/treaty").json()["name"] == "nato"
-    members = hub.client().members()["members"]
+    assert hub.viewer().get("/v1/treaty")["name"] == "nato"
+    members = hub.viewer().members()["members"]
     assert [m["name"] for m in members] == ["alpha"]
-    assert "ledger" in hub.http.get("/v1/ledger").json()
-    assert "alpha" in hub.http.get("/v1/reputation").json()["reputation"]
+    assert "ledger" in hub.viewer().get("/v1/ledger")
+    assert "alpha" in hub.viewer().get("/v1/reputation")["reputation"]

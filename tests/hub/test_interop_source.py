@@ -296,9 +296,10 @@ def test_routes_on_the_hub_share_paths_with_its_api(hub: Hub, pair) -> None:
     keys.close()
     app = create_app(hub.sec, extra_routes=interop_routes(hub.sec, hub.data), ticker=False)
     with TestClient(app, base_url="http://hub.test") as http:
-        own = http.get("/v1/decisions").json()
+        admin = {"Authorization": f"Bearer {hub.token}"}
+        own = http.get("/v1/decisions", headers=admin).json()
         assert [d["id"] for d in own["decisions"]] == [decided], "no key: the hub's own API"
-        assert http.get(f"/v1/decisions/{decided}").json()["target"] == "203.0.113.9"
+        assert http.get(f"/v1/decisions/{decided}", headers=admin).json()["target"] == "203.0.113.9"
         refused = http.get("/v1/decisions", headers={"X-Api-Key": "wrong"})
         assert (refused.status_code, refused.json()) == (403, {"message": "access forbidden"})
         assert http.get("/v1/decisions/stream").json() == {"message": "access forbidden"}

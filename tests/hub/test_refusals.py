@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -154,7 +155,7 @@ CASES = [
     pytest.param(_signals([12345]), 400, "invalid_address", "not a string", id="target-not-string"),
     pytest.param(_field(signals=[]), 400, "bad_request", "non-empty list", id="empty-batch"),
     pytest.param(_field(seq="7"), 400, "bad_request", "'seq'", id="seq-not-int"),
-    pytest.param(_field(seq=-1), 400, "bad_request", "positive integer", id="seq-negative"),
+    pytest.param(_field(seq=-1), 400, "bad_request", "'seq' -1 must be", id="seq-negative"),
     pytest.param(_field(sent_at="now"), 400, "bad_request", "'sent_at'", id="sent-at-not-number"),
     pytest.param(_field(extra=1), 400, "bad_request", "unknown field", id="unknown-batch-field"),
     pytest.param(
@@ -230,11 +231,7 @@ def test_suspended_member_is_refused(alpha: tuple[Hub, SigningKey]) -> None:
     [
         pytest.param("/nowhere", "GET", 404, "not_found", id="unknown-path"),
         pytest.param("/v1/signals", "GET", 405, "method_not_allowed", id="wrong-method"),
-        pytest.param("/v1/decisions/abc", "GET", 400, "bad_request", id="bad-decision-id"),
-        pytest.param("/v1/decisions/999", "GET", 404, "not_found", id="missing-decision"),
-        pytest.param(
-            "/v1/decisions?ip=999.1.1.1", "GET", 400, "invalid_address", id="bad-query-ip"
-        ),
+        pytest.param("/v1/decisions", "GET", 401, "unauthorized", id="read-anonymously"),
         pytest.param(
             "/v1/members/x/approve", "POST", 401, "unauthorized", id="approve-without-token"
         ),
@@ -246,6 +243,33 @@ def test_suspended_member_is_refused(alpha: tuple[Hub, SigningKey]) -> None:
 )
 def test_error_shape(hub: Hub, path: str, method: str, status: int, code: str) -> None:
     response = hub.http.request(method, path)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "status", "code"),
+    [
+        pytest.param("/v1/decisions/abc", "GET", 400, "bad_request", id="bad-decision-id"),
+        pytest.param("/v1/decisions/999", "GET", 404, "not_found", id="missing-decision"),
+        pytest.param(
+            "/v1/decisions?ip=999.1.1.1", "GET", 400, "invalid_address", id="bad-query-ip"
+        ),
+        pytest.param("/v1/lookup?target=10.0.0.0/33", "GET", 400, "invalid_address", id="lookup"),
+        pytest.param("/v1/lookup", "GET", 400, "bad_request", id="lookup-nothing"),
+        pytest.param("/v1/activity?limit=0", "GET", 400, "bad_request", id="activity-limit"),
+        pytest.param("/v1/activity?kind=naps", "GET", 400, "bad_request", id="activity-kind"),
+        pytest.param("/v1/members/nobody/detail", "GET", 404, "unknown_member", id="no-member"),
+        pytest.param(
+            "/v1/members/x/approve", "POST", 401, "unauthorized", id="approve-with-read-token"
+        ),
+    ],
+)
+def test_error_shape_of_reads(hub: Hub, path: str, method: str, status: int, code: str) -> None:
+    """With a read token: bad reads say what is wrong; a read token changes nothing."""
+    token = {"Authorization": f"Bearer {hub.read_token}"}
+    response = hub.http.request(method, path, headers=token)
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["message"]
@@ -313,6 +337,8 @@ def test_duplicate_name_and_key_are_refused(hub: Hub) -> None:
 def test_pending_applications_are_capped(make_hub: Any) -> None:
     hub = make_hub("nato")
     limit = hub.sec.settings.max_pending_applicants
+    # Every request here comes from one address: let it past the per-source join limit.
+    hub.sec.settings = replace(hub.sec.settings, join_burst=limit + 2)
     for i in range(limit):
         hub.client(f"applicant{i}", SigningKey.generate()).join(
             [f"198.51.{i // 250}.{i % 250 + 1}"]
@@ -344,7 +370,7 @@ def test_failed_commit_is_undone_and_can_be_resent(alpha: tuple[Hub, SigningKey]
     assert response.json()["error"]["code"] == "store_unavailable"
     assert "resend" in response.json()["error"]["message"]
     assert hub.sec.store.count("signals") == 0
-    assert hub.client().consultations()["consultations"] == [], "the council forgot it too"
+    assert hub.viewer().consultations()["consultations"] == [], "the council forgot it too"
     # The member resends (same seq: it was never accepted); a second report decides.
     assert _post(hub, body, headers).status_code == 200
     decided = bravo.submit(

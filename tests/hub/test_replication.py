@@ -340,7 +340,8 @@ def test_changes_sent_to_a_replica_reach_the_primary(pair: Pair) -> None:
             assert refused.status_code == 401
             assert refused.json()["error"]["code"] == "unauthorized", "the primary's answer"
             await until(pair.synced)
-            listed = (await http.get("/v1/members")).json()["members"]
+            admin = {"Authorization": f"Bearer {pair.token}"}
+            listed = (await http.get("/v1/members", headers=admin)).json()["members"]
             assert [m["name"] for m in listed] == ["alpha", "bravo"], "read from the replica"
         await to_primary.aclose()
         await stop(pump, follow)
@@ -392,7 +393,9 @@ def test_hub_client_against_replica_reads(pair: Pair) -> None:
         await until(pair.synced)
         await stop(pump, follow)
         http = TestClient(create_app(replica, ticker=False), base_url="http://replica.test")
-        client = HubClient("http://replica.test", http=http, clock=pair.clock)
+        client = HubClient(
+            "http://replica.test", admin_token=pair.token, http=http, clock=pair.clock
+        )
         assert [d["target"] for d in client.decisions()["decisions"]] == [ATTACKER]
         http.close()
 

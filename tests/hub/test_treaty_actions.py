@@ -26,7 +26,7 @@ def _join(hub: Hub, name: str, address: str) -> HubClient:
 
 
 def _status(hub: Hub, name: str) -> str:
-    return str(hub.client().get(f"/v1/members/{name}")["status"])
+    return str(hub.viewer().get(f"/v1/members/{name}")["status"])
 
 
 def _report(client: HubClient, target: str) -> dict:
@@ -69,11 +69,11 @@ def test_permanent_member_vetoes_a_collective_decision(make_hub: Callable[..., H
     with pytest.raises(HubError) as refused:
         bravo.veto(decision_id)
     assert refused.value.status == 403
-    assert hub.client().decisions()["decisions"]
+    assert hub.viewer().decisions()["decisions"]
 
     vetoed = alpha.veto(decision_id)["revoked"][0]
     assert (vetoed["decision_id"], vetoed["clause"]) == (decision_id, "veto")
-    assert hub.client().decisions()["decisions"] == []
+    assert hub.viewer().decisions()["decisions"] == []
 
 
 def test_invocation_needs_a_heavy_attack(hub: Hub) -> None:
@@ -89,14 +89,14 @@ def test_invocation_needs_a_heavy_attack(hub: Hub) -> None:
     assert alpha.invoke()["invoked"] is True
     decided = _report(alpha, "203.0.113.77")["decisions"]
     assert decided, "an invoking member's own report is acted on without corroboration"
-    decision = hub.client().decisions(ip="203.0.113.77")["decisions"][0]
+    decision = hub.viewer().decisions(ip="203.0.113.77")["decisions"][0]
     assert (decision["clause"], decision["members"]) == ("art5.invocation", ["alpha"])
 
 
 def test_member_reports_its_policy(hub: Hub) -> None:
     alpha = hub.member("alpha", "192.0.2.10")
     alpha.put_policy({"max_ban": 86400, "self_defence": True})
-    assert hub.client().get("/v1/members/alpha")["policy"] == {
+    assert hub.viewer().get("/v1/members/alpha")["policy"] == {
         "max_ban": 86400,
         "self_defence": True,
     }
@@ -106,4 +106,4 @@ def test_member_reports_its_policy(hub: Hub) -> None:
     with pytest.raises(HubError, match="only its own policy") as refused:
         other._member_post("PUT", "/v1/members/alpha/policy", {"policy": {}})
     assert refused.value.status == 403
-    assert hub.client().get("/v1/members/alpha")["policy"]["max_ban"] == 86400
+    assert hub.viewer().get("/v1/members/alpha")["policy"]["max_ban"] == 86400

@@ -1,11 +1,12 @@
-"""What only the PostgreSQL store does: one writer by advisory lock, passwords kept out
-of every message, reconnection, its version table."""
+"""What only the PostgreSQL store does: several openers of one schema with one writer
+(the fence), passwords kept out of every message, reconnection, its version table."""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
 
+from shieldwall.store.lease import Lease
 from shieldwall.store.pg_schema import MIGRATIONS
 from shieldwall.store.postgres import PostgresStore
 from shieldwall.store.sqlite import StoreError
@@ -14,7 +15,7 @@ from shieldwall.store.urls import with_search_path
 from .pg import scratch_schema
 
 pytestmark = pytest.mark.postgres
-LOCKED = "another hub is using this database: stop it or use another database"
+FENCED = "shieldwall fence: this hub writes under epoch"
 
 
 def _with_password(url: str, password: str) -> str:
@@ -24,17 +25,29 @@ def _with_password(url: str, password: str) -> str:
     return f"{scheme}://{user}:{password}@{host if at else rest}"
 
 
-def test_a_second_opener_is_refused_until_the_first_closes(pg_server: str) -> None:
+def test_a_second_opener_shares_the_schema_and_only_the_leaseholder_writes(
+    pg_server: str,
+) -> None:
     with scratch_schema(pg_server) as url:
-        first = PostgresStore(url, lock_wait=0)
+        first, second = PostgresStore(url, lock_wait=0), PostgresStore(url, lock_wait=0)
+        lease = Lease(url, "first", "http://first", ttl=30.0)
         try:
-            with pytest.raises(StoreError, match=LOCKED) as refused:
-                PostgresStore(url, lock_wait=0.5)
-            assert "schema 'sw_test_" in str(refused.value)
+            first.add_input(1.0, "tick", {})  # no node ever led (epoch 0): nothing fenced
+            epoch = lease.acquire()
+            assert epoch == 1
+            first.fence(epoch)
+            assert first.add_input(2.0, "tick", {}) == 2
+            with pytest.raises(psycopg.Error, match=FENCED + " none, the lease is at 1"):
+                second.add_input(3.0, "tick", {})
+            second.fence(7)
+            for many in (1, 40):  # one row, and the bulk path (COPY)
+                with pytest.raises(psycopg.Error, match=FENCED + " 7, the lease is at 1"):
+                    second.add_events(3.0, [("alert", "{}")] * many)
+            assert second.last_input_seq() == 2 and second.last_event_id() == 0
         finally:
+            lease.close()
             first.close()
-        second = PostgresStore(url, lock_wait=0)
-        second.close()
+            second.close()
 
 
 def test_hubs_on_other_schemas_of_one_database_do_not_block_each_other(pg_server: str) -> None:
@@ -83,8 +96,8 @@ def test_passwords_never_appear_in_repr_or_errors(pg_server: str) -> None:
         try:
             assert "hunter2" not in repr(store) and "hunter2" not in str(store.path)
             assert ":***@" in repr(store)
-            with pytest.raises(StoreError, match=LOCKED) as refused:
-                PostgresStore(_with_password(url, "hunter2-secret"), lock_wait=0)
+            with pytest.raises(StoreError) as refused:
+                PostgresStore(_with_password(url, "hunter2-secret") + "&bogus=1", lock_wait=0)
             assert "hunter2" not in str(refused.value)
         finally:
             store.close()
@@ -127,10 +140,14 @@ def test_a_search_path_without_a_schema_is_refused(pg_server: str) -> None:
         PostgresStore(url, lock_wait=0)
 
 
-def test_a_lost_connection_is_reopened_with_its_lock(pg_server: str) -> None:
+def test_a_lost_connection_is_reopened_with_its_epoch(pg_server: str) -> None:
     with scratch_schema(pg_server) as url:
         store = PostgresStore(url, lock_wait=0)
+        lease = Lease(url, "only", "http://only", ttl=30.0)
         try:
+            epoch = lease.acquire()
+            assert epoch is not None
+            store.fence(epoch)
             store.set_meta("treaty", "kept")
             with store.transaction() as db:
                 row = db.execute("SELECT pg_backend_pid()").fetchone()
@@ -140,7 +157,7 @@ def test_a_lost_connection_is_reopened_with_its_lock(pg_server: str) -> None:
             with pytest.raises(psycopg.OperationalError):
                 store.get_meta("treaty")  # the call that finds the connection gone fails
             assert store.get_meta("treaty") == "kept"  # the next one reconnects
-            with pytest.raises(StoreError, match=LOCKED):
-                PostgresStore(url, lock_wait=0)
+            assert store.add_input(1.0, "tick", {}) == 1, "still writing under its epoch"
         finally:
+            lease.close()
             store.close()

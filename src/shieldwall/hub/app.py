@@ -17,7 +17,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from shieldwall.hub import dashboard, decisions, members, openapi, signals, views
+from shieldwall.hub import (
+    activity,
+    amendments,
+    dashboard,
+    decisions,
+    detail,
+    lookup,
+    members,
+    openapi,
+    signals,
+    views,
+)
+from shieldwall.hub.admission import Admission
 from shieldwall.hub.bookkeeping import ReadOnly, StoreFailure
 from shieldwall.hub.errors import (
     ApiError,
@@ -30,13 +42,14 @@ from shieldwall.hub.errors import (
 from shieldwall.hub.secretariat import Secretariat
 from shieldwall.hub.settings import HubSettings, load_settings
 from shieldwall.hub.storage import DB_NAME, SETTINGS_FILE, open_store, store_spec
+from shieldwall.hub.viewers import NoViewers, Viewers
 
 __all__ = ["DB_NAME", "create_app", "open_secretariat"]
 log = logging.getLogger("shieldwall.hub")
 
 
 async def _openapi(request: Request) -> JSONResponse:
-    return JSONResponse(openapi.document())
+    return JSONResponse(openapi.document(request.app.state.sec.settings))
 
 
 async def _ticker(sec: Secretariat) -> None:
@@ -73,8 +86,12 @@ def create_app(
     ticker: bool = True,
     tasks: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     middleware: Sequence[Middleware] = (),
+    viewers: Viewers | None = None,
 ) -> Starlette:
-    """The hub's app; ``tasks`` run for its lifetime (the bus pump or follower)."""
+    """The hub's app; ``tasks`` run for its lifetime (the bus pump or follower).
+
+    ``viewers`` checks read tokens (``DATA/viewers.sqlite3``); None: there are none.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -98,6 +115,10 @@ def create_app(
         *signals.routes,
         *decisions.routes,
         *views.routes,
+        *activity.routes,
+        *lookup.routes,
+        *detail.routes,
+        *amendments.routes,
         *dashboard.routes,
         Route("/openapi.json", _openapi, methods=["GET"]),
     ]
@@ -114,4 +135,6 @@ def create_app(
         },
     )
     app.state.sec = sec
+    app.state.admission = Admission()
+    app.state.viewers = viewers if viewers is not None else NoViewers()
     return app

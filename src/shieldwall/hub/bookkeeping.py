@@ -33,6 +33,7 @@ class Stats:
     revocations: int = 0
     disputes: int = 0
     consultations_opened: int = 0
+    council_rebuilds: int = 0  # after a commit failed once the council had changed
 
 
 @dataclass(frozen=True)

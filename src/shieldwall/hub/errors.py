@@ -10,6 +10,7 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 log = logging.getLogger("shieldwall.hub")
 
@@ -22,8 +23,12 @@ class ApiError(Exception):
         self.message = message
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
 
 
 async def api_error_handler(request: Request, exc: Exception) -> Response:
@@ -37,12 +42,26 @@ _HTTP_CODES = {
 }
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path (routes are one per method)."""
+    methods: set[str] = set()
+    for route in getattr(request.app, "routes", ()):
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        route_methods = getattr(route, "methods", None)
+        if match != Match.NONE and route_methods:
+            methods.update(route_methods)
+    return sorted(methods)
+
+
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
     if exc.status_code == 404:
         message = f"no such endpoint {request.url.path!r}: see /openapi.json for the API"
-    return error_response(exc.status_code, code, message)
+    if exc.status_code != 405:
+        return error_response(exc.status_code, code, message)
+    allow = ", ".join(allowed_methods(request)) or (exc.headers or {}).get("Allow", "")
+    return error_response(405, code, f"{message} (it takes {allow})", headers={"Allow": allow})
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:

@@ -12,12 +12,14 @@ from typing import Any
 
 from shieldwall.core.council import Council
 from shieldwall.core.model import Outcome, Signal
+from shieldwall.core.treaty import load_treaty
 
 # Each kind with the payload keys it needs.
 KINDS: dict[str, tuple[str, ...]] = {
     "signals": ("member",),
     "apply": ("name", "addresses"),
     "approve": ("name", "by"),
+    "reject": ("name", "by"),
     "vote": ("applicant", "voter", "approve"),
     "revoke": ("id", "by", "reason", "appeal"),
     "veto": ("member", "id"),
@@ -27,6 +29,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "received": ("member", "count"),
     "policy": ("member", "policy"),
     "receipts": ("replica", "n", "counts"),
+    "amend": ("text",),
+    "evidence": ("member", "exposure", "benign"),
 }
 
 
@@ -49,6 +53,8 @@ def apply_input(
         return c.apply(p["name"], p["addresses"], now, permanent=p.get("permanent", False))
     if kind == "approve":
         return c.approve(p["name"], now, by=p["by"])
+    if kind == "reject":
+        return c.reject(p["name"], now, by=p["by"])
     if kind == "vote":
         return c.vote(p["applicant"], p["voter"], p["approve"], now)
     if kind == "revoke":
@@ -70,5 +76,13 @@ def apply_input(
         for member, count in sorted(p["counts"].items()):
             if c.member(member) is not None:
                 c.received(member, count)
+        return Outcome()
+    if kind == "amend":  # the treaty text is the record; later inputs follow it
+        return c.amend(load_treaty(p["text"], "recorded treaty amendment"), now)
+    if kind == "evidence":  # exposure (None: not reported) and benign counts per target
+        if p["exposure"] is not None:
+            c.exposed(p["member"], p["exposure"])
+        for target, count in sorted(p["benign"].items()):
+            c.benign(p["member"], target, count, now)
         return Outcome()
     raise ValueError(f"unknown input kind {kind!r} in the store: upgrade shieldwall")

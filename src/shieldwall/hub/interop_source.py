@@ -156,7 +156,7 @@ class HubSource:
         good: list[tuple[int, Signal]] = []
         for i, s in enumerate(signals):
             try:
-                target, _ = treaty.check_target(s.target)
+                target = treaty.check_target(s.target).text
             except ValueError as exc:
                 rejected.append((i, str(exc)))  # it names the target
                 continue

@@ -1,6 +1,8 @@
-"""Accession and membership: join, approve, vote, suspend, local policy."""
+"""Accession and membership: join, approve or reject, vote, suspend, local policy."""
 
 from __future__ import annotations
+
+import math
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -8,6 +10,7 @@ from starlette.routing import Route
 
 from shieldwall import wire
 from shieldwall.hub import auth, validate
+from shieldwall.hub.admission import Admission
 from shieldwall.hub.errors import ApiError
 from shieldwall.hub.secretariat import Secretariat
 from shieldwall.signing import SIGNATURE_HEADER, parse_public, verify
@@ -24,7 +27,7 @@ def member_view(sec: Secretariat, name: str) -> dict[str, object]:
     ident = sec.identities.get(name)
     if ident is not None:
         out["public_key"] = ident.public_text
-        out["policy"] = ident.policy
+        out["policy"] = validate.shown_policy(ident.policy)
     out["standing"] = sec.council.standing(name, sec.clock()) if state is not None else None
     return out
 
@@ -32,6 +35,7 @@ def member_view(sec: Secretariat, name: str) -> dict[str, object]:
 async def join(request: Request) -> JSONResponse:
     """A member asks to join, signing its request with the key it presents."""
     sec = sec_of(request)
+    _join_allowed(sec, request)
     body = await auth.read_body(request, 64 * 1024)
     payload = auth.parse_json_object(body)
     name = validate.member_name(payload.get("name"))
@@ -61,6 +65,22 @@ async def join(request: Request) -> JSONResponse:
     return JSONResponse(member_view(sec, name), status_code=201)
 
 
+def _join_allowed(sec: Secretariat, request: Request) -> None:
+    """One source address may send ``join_burst`` join requests, then one per
+    ``join_refill`` seconds: nobody fills the applicant queue from one place."""
+    gate: Admission = request.app.state.admission
+    source = request.client.host if request.client is not None else "unknown"
+    burst, refill = sec.settings.join_burst, sec.settings.join_refill
+    wait = gate.joins.take(source, sec.clock(), burst, refill)
+    if wait > 0:
+        raise ApiError(
+            429,
+            "too_many_joins",
+            f"source {source[:64]} sent {burst} join requests recently (the most one address "
+            f"may, then one every {refill:g}s): try again in {math.ceil(wait)}s",
+        )
+
+
 def _known(sec: Secretariat, name: str) -> str:
     if sec.council.member(name) is None:
         raise ApiError(404, "unknown_member", f"no member named {name[:64]!r}: see 'members list'")
@@ -72,6 +92,17 @@ async def approve(request: Request) -> JSONResponse:
     by = auth.admin(sec, request)
     name = _known(sec, request.path_params["name"])
     outcome = sec.approve(name, by)
+    if outcome.no_action:
+        raise ApiError(409, "not_applicable", outcome.no_action[0].reason)
+    return JSONResponse(member_view(sec, name))
+
+
+async def reject(request: Request) -> JSONResponse:
+    """The secretariat refuses an applicant."""
+    sec = sec_of(request)
+    by = auth.admin(sec, request)
+    name = _known(sec, request.path_params["name"])
+    outcome = sec.reject(name, by)
     if outcome.no_action:
         raise ApiError(409, "not_applicable", outcome.no_action[0].reason)
     return JSONResponse(member_view(sec, name))
@@ -102,26 +133,28 @@ async def suspend(request: Request) -> JSONResponse:
 async def put_policy(request: Request) -> JSONResponse:
     """A member reports its local policy (its sovereignty), signed."""
     sec = sec_of(request)
-    body = await auth.read_body(request, 64 * 1024)
+    body = await auth.read_body(request, 2 * validate.MAX_POLICY_BYTES)
     name, payload = auth.member_body(sec, request, body)
     if request.path_params["name"] != name:
         raise ApiError(
             403, "forbidden", f"member {name!r} may report only its own policy, not another's"
         )
-    policy = payload.get("policy")
-    if not isinstance(policy, dict):
-        raise ApiError(400, "bad_request", "'policy' must be an object describing the local policy")
-    sec.set_policy(name, policy, payload["seq"])
+    auth.require_admitted(sec, name)
+    policy = validate.policy(payload)
+    if policy != sec.identities[name].policy:  # the same policy again records nothing
+        sec.set_policy(name, policy, payload["seq"])
     return JSONResponse({"member": name, "policy": policy})
 
 
 async def list_members(request: Request) -> JSONResponse:
     sec = sec_of(request)
+    auth.reader(sec, request)
     return JSONResponse({"members": [member_view(sec, m.name) for m in sec.council.members()]})
 
 
 async def show_member(request: Request) -> JSONResponse:
     sec = sec_of(request)
+    auth.reader(sec, request)
     return JSONResponse(member_view(sec, _known(sec, request.path_params["name"])))
 
 
@@ -130,6 +163,7 @@ routes = [
     Route("/v1/members", list_members, methods=["GET"]),
     Route("/v1/members/{name}", show_member, methods=["GET"]),
     Route("/v1/members/{name}/approve", approve, methods=["POST"]),
+    Route("/v1/members/{name}/reject", reject, methods=["POST"]),
     Route("/v1/members/{name}/votes", vote, methods=["POST"]),
     Route("/v1/members/{name}/suspend", suspend, methods=["POST"]),
     Route("/v1/members/{name}/policy", put_policy, methods=["PUT"]),

@@ -1,7 +1,8 @@
 """Replication over the bus: the primary's pump and a replica's follower.
 
 The primary's store is the source of truth. The :class:`Pump` publishes every
-recorded input, in order, from the store to the bus; it remembers nothing itself,
+recorded input, in order, from the store to the bus (on a hub of several nodes, only
+the leader's pump does); it remembers nothing itself,
 so after a crash or a bus outage it reads the bus's last input and carries on after
 it (JetStream drops a resend it already holds). A :class:`Follower` applies the
 inputs to a replica's own secretariat, which records them in its own store with the
@@ -108,6 +109,9 @@ class Pump(OnTheBus):
         }
 
     async def _session(self, bus: Bus) -> None:
+        while self.sec.standby:  # a standby node: its leader publishes (hub/leadership.py)
+            self.state = "standby"
+            await asyncio.sleep(0.5)
         await self._start(bus)
         self.state, self.error = "publishing", ""
         await together(self._publish_forever(bus), self._read_receipts(bus))
@@ -155,6 +159,8 @@ class Pump(OnTheBus):
     async def _publish_forever(self, bus: Bus) -> None:
         store = self.sec.store
         while True:
+            if self.sec.standby:
+                raise BusError("this node no longer leads: its new leader publishes")
             self._wake.clear()
             rows = store.inputs_after(self.published, self._page)
             for seq, at, kind, text in rows:

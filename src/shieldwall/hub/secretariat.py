@@ -1,10 +1,22 @@
 """The hub's one owner of state: council, store and stream, kept consistent.
 
-Every change follows the same path: the council computes the outcome, one store
-transaction records the input and everything it produced, and only then are the
-new events published and the caller answered. On start the council's state is
-rebuilt by replaying the recorded inputs in order with their recorded times; the
-council is deterministic, so the rebuilt state is the one that was lost.
+Every change follows the same path, inside one store transaction: the input is
+recorded, the council computes the outcome, everything it produced is recorded;
+only after the commit are the new events published and the caller answered. On
+start the council's state is rebuilt by replaying the recorded inputs in order with
+their recorded times; the council is deterministic, so the rebuilt state is the one
+that was lost.
+
+A store that refuses a change costs that one change, not the hub. Values the store
+could refuse (integers past 64 bits, NaN, unpaired surrogates) are refused at the
+API's edge; and because the input is written before the council sees it, whatever
+the store still refuses about the input rolls back with the council untouched.
+Only a failure after the council changed (writing the outcome, or the commit: a
+disk that fills up mid-transaction) leaves memory ahead of the store; the council
+is then rebuilt from the store once for that failure. A copy or an undo log of the
+council on every input would cost more on every request than this rare rebuild. A
+store that stays down answers 503 on its first write without touching the council,
+and a rebuild that could not read it is retried before the next change.
 """
 
 from __future__ import annotations
@@ -19,36 +31,35 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shieldwall import wire
-from shieldwall.bus.records import Charter, InputRecord, Receipt
 from shieldwall.core.council import Council
 from shieldwall.core.model import Decision, Outcome, Signal
 from shieldwall.core.treaty import Treaty, load_treaty
+from shieldwall.hub import oplog, quarantine
 from shieldwall.hub.bookkeeping import (
-    RECEIPTS_POSITION,
     REPLICA_INPUT,
     REPLICA_OF,
     REPLICA_POSITION,
     Identity,
     ReadOnly,
-    ReplicationError,
     Stats,
     StoreFailure,
     SubmitResult,
     token_digest,
 )
-from shieldwall.hub.inputs import apply_input, check_input
+from shieldwall.hub.inputs import apply_input
+from shieldwall.hub.replica_inputs import ReplicaInputs
 from shieldwall.hub.settings import HubSettings
 from shieldwall.hub.stream import Broadcaster, Event
+from shieldwall.hub.undo import Undo
 from shieldwall.signing import parse_public
 from shieldwall.store.base import Store
 
 log = logging.getLogger("shieldwall.hub")
 
-
 Listener = Callable[[list[Event]], None]
 
 
-class Secretariat:
+class Secretariat(ReplicaInputs):
     """Applies the treaty to everything the hub accepts; the only writer."""
 
     def __init__(
@@ -66,8 +77,9 @@ class Secretariat:
                 f"the store {str(store.path)!r} has no treaty: "
                 "run 'shieldwall hub init --data DIR --template nato' first"
             )
-        self.treaty: Treaty = load_treaty(text, "stored treaty")
-        self.council = Council(self.treaty)
+        # The treaty the alliance was founded on; amendments are recorded inputs.
+        self.founding: Treaty = load_treaty(text, "stored treaty")
+        self.council = Council(self.founding)
         self.identities: dict[str, Identity] = {}
         self.stats = Stats()
         self._received: dict[str, int] = {}
@@ -83,24 +95,41 @@ class Secretariat:
         self.replica_seq = int(store.get_meta(REPLICA_INPUT) or 0)
         self.replica_position = int(store.get_meta(REPLICA_POSITION) or 0)
         self._replicating = False
+        # A standby node on PostgreSQL (hub/leadership.py) records nothing until it leads.
+        self.standby = False
+        self._stale = False  # a rebuild after a failed commit could not read the store
         # The bus pump (primary) or follower (replica), for health and metrics.
         self.replication: Any = None
         self._replay()
         self.stream = Broadcaster(
-            self._backfill, store.last_event_id(), window=self.settings.stream_window
+            self._backfill,
+            store.last_event_id(),
+            window=self.settings.stream_window,
+            chunk=self.settings.replay_chunk,
         )
 
     # -- start-up -----------------------------------------------------------------
 
+    @property
+    def treaty(self) -> Treaty:
+        """The treaty in force: the founding one as amended by the recorded inputs."""
+        return self.council.treaty
+
     def _replay(self) -> None:
+        self.council = Council(self.founding)  # amendments are replayed with the rest
         for name, public, addresses, _at, last_seq, policy in self.store.member_rows():
             self.identities[name] = Identity(
                 name, parse_public(public), public, addresses, last_seq, policy
             )
+        held = quarantine.scan(self.store, self.treaty)
+        self.council.reserve(held.decisions, held.consultations)
         signals = self.store.signals_by_input()
         replayed = 0
         for seq, at, kind, payload in self.store.inputs():
-            self._apply(kind, payload, at, signals.get(seq, []))
+            try:
+                self._apply(kind, payload, at, signals.get(seq, []))
+            except (ValueError, KeyError, TypeError) as exc:  # refused by this version
+                quarantine.note_input(held, seq, kind, str(exc) or repr(exc))
             replayed += 1
         log.info("replayed %d recorded inputs", replayed)
 
@@ -133,9 +162,11 @@ class Secretariat:
             raise ReadOnly(
                 f"this hub is a replica of {self.replica_of!r}: send changes to the primary"
             )
-        outcome = self._apply(kind, payload, now, signals)
-        events = self._events(outcome)
-        with self._committing():
+        if self.standby:
+            raise ReadOnly("this hub node is a standby: send changes to the leader")
+        with self._committing() as undo:
+            # The input itself first: whatever the store refuses about it (a value out
+            # of its range, a full disk) is refused before the council has seen it.
             input_seq = self.store.add_input(now, kind, payload)
             if signals:
                 self.store.add_signals(input_seq, signals, now)
@@ -143,35 +174,74 @@ class Secretariat:
                 before()
             if member_seq is not None:
                 self.store.set_last_seq(*member_seq)
+            outcome = undo.council(lambda: self._apply(kind, payload, now, signals))
+            events = self._events(outcome)
             dispute_ids = self._store_outcome(outcome)
             committed = self._publish(now, events)
         if member_seq is not None:
             self.identities[member_seq[0]].last_seq = member_seq[1]
         self._announce(committed)
         self._count(outcome)
+        oplog.committed(kind, payload, outcome, replica=self._replicating)
         return outcome, dispute_ids
 
     @contextlib.contextmanager
-    def _committing(self) -> Iterator[None]:
-        """One store transaction for what the council just did.
+    def _committing(self) -> Iterator[Undo]:
+        """One store transaction around one input; see :class:`Undo` for what is undone.
 
-        The council has already applied the input in memory; if the store cannot
-        commit it, memory and store disagree. The council is then rebuilt from the
-        store, which never saw the input, and the caller gets :class:`StoreFailure`:
-        the member is told to resend and nothing half-done remains.
+        A store error becomes :class:`StoreFailure` (a 503: resend later); an error of
+        the council's own is raised as it is. If a rebuild could not read the store,
+        the next change retries it first, so a store that comes back is caught up.
         """
+        self._catch_up()
+        undo = Undo()
         try:
             with self.store.transaction():
-                yield
+                yield undo
         except Exception as exc:
-            log.exception("store commit failed; rebuilding the council from the store")
-            self.council = Council(self.treaty)
-            self.identities = {}
-            self.externals = set(self.store.external_members())
-            self._replay()
+            if undo.changed:
+                log.exception("store commit failed after the council changed: rebuilding it")
+                with contextlib.suppress(Exception):
+                    self._rebuild()
+            if exc is undo.error:
+                raise
+            if not undo.changed:
+                log.warning(
+                    "store refused an input (%s: %s); nothing changed", type(exc).__name__, exc
+                )
             raise StoreFailure(
                 "the hub could not record this request and has undone it: resend it later"
             ) from exc
+
+    def _catch_up(self) -> None:
+        """Finish a rebuild that an unreadable store interrupted; StoreFailure if it still is."""
+        if not self._stale:
+            return
+        try:
+            self._rebuild()
+        except Exception as exc:
+            raise StoreFailure(
+                "the hub cannot read its store to recover from an earlier failure: "
+                "check the store (disk, database server) and resend later"
+            ) from exc
+
+    def _rebuild(self) -> None:
+        """The council, identities and partners again from the store (it never saw the input).
+
+        All or nothing: if the store cannot be read, the hub keeps what it had (members
+        can still be recognised) and the rebuild is retried before the next change.
+        """
+        self._stale = True
+        self.stats.council_rebuilds += 1
+        kept = self.council, self.identities, self.externals
+        try:
+            self.identities = {}
+            self.externals = set(self.store.external_members())
+            self._replay()
+        except Exception:
+            self.council, self.identities, self.externals = kept
+            raise
+        self._stale = False
 
     def _store_outcome(self, outcome: Outcome) -> list[int]:
         s = self.store
@@ -197,6 +267,8 @@ class Secretariat:
         events += [
             ("consultation", wire.dumps(wire.consultation(c)), ()) for c in outcome.consultations
         ]
+        # Alerts: raised readiness for members' detectors, streamed to every member.
+        events += [("alert", wire.dumps(wire.alert(a)), ()) for a in outcome.alerts]
         return events
 
     def _publish(self, now: float, events: list[tuple[str, str, tuple[str, ...]]]) -> list[Event]:
@@ -267,6 +339,9 @@ class Secretariat:
 
     def approve(self, name: str, by: str) -> Outcome:
         return self._record("approve", {"name": name, "by": by}, self.clock())[0]
+
+    def reject(self, name: str, by: str) -> Outcome:
+        return self._record("reject", {"name": name, "by": by}, self.clock())[0]
 
     def vote(self, applicant: str, voter: str, approve: bool, seq: int) -> Outcome:
         payload = {"applicant": applicant, "voter": voter, "approve": approve}
@@ -346,21 +421,35 @@ class Secretariat:
     def suspend(self, name: str, reason: str) -> Outcome:
         return self._record("suspend", {"name": name, "reason": reason}, self.clock())[0]
 
+    def amend(self, text: str) -> Treaty:
+        """The secretariat amends the treaty; returns the treaty now in force.
+
+        ValueError (naming the key or value) for an invalid treaty or one whose
+        version is not above the version in force; nothing is recorded then.
+        """
+        treaty = load_treaty(text, "the amended treaty")
+        payload = {"text": treaty.text, "label": treaty.label, "digest": treaty.digest}
+        self._record("amend", payload, self.clock())
+        return self.treaty
+
     def tick(self) -> Outcome:
         """Advance the council's clock; recorded only when it changed something."""
-        if self.replica_of is not None:
-            return Outcome()  # the primary's ticks arrive as recorded inputs
+        if self.replica_of is not None or self.standby:
+            return Outcome()  # the primary's (leader's) ticks arrive as recorded inputs
         now = self.clock()
+        self._catch_up()
         probe = self.council.tick(now)
         if not probe:
             return probe
         events = self._events(probe)
-        with self._committing():
+        with self._committing() as undo:
+            undo.changed = True  # the tick has already moved the council's clock
             self.store.add_input(now, "tick", {})
             self._store_outcome(probe)
             committed = self._publish(now, events)
         self._announce(committed)
         self._count(probe)
+        oplog.committed("tick", {}, probe)
         return probe
 
     def note_received(self, member: str) -> None:
@@ -370,6 +459,8 @@ class Secretariat:
         """Record in the ledger the decisions streamed to each member since last time."""
         if self.replica_of is not None:
             return  # a replica sends its counts to the primary as receipts (take_received)
+        if self.standby:
+            return  # kept until this node leads
         pending, self._received = self._received, {}
         for member, count in sorted(pending.items()):
             self._record("received", {"member": member, "count": count}, self.clock())
@@ -388,84 +479,10 @@ class Secretariat:
         self._record("policy", payload, self.clock(), before=store_policy, member_seq=(member, seq))
         self.identities[member].policy = policy
 
-    # -- replication ----------------------------------------------------------------
-
-    def charter(self) -> Charter:
-        return Charter(self.treaty.text, self._admin_digest, self.treaty.digest)
-
-    def replicate(self, record: InputRecord, position: int) -> bool:
-        """A replica applies one of the primary's inputs; False if it had it already.
-
-        The same council path at the primary's recorded time gives the same outcome
-        and the same stream ids. The primary's input number and the bus position are
-        stored in the same transaction, so a restart resumes exactly after it.
-        """
-        if self.replica_of is None:
-            raise ReplicationError("this hub is a primary: only a replica applies bus inputs")
-        if record.seq <= self.replica_seq:
-            return False
-        if record.prev != self.replica_seq:
-            raise ReplicationError(
-                f"the bus skips from input {self.replica_seq} to {record.seq} (it expected "
-                f"{record.prev} first): the stream was purged or belongs to another hub; "
-                "rebuild this replica from an empty --data directory"
-            )
-        p, at, kind = record.payload, record.at, record.kind
-        public_text, external = record.member or ("", True)
-        try:
-            check_input(kind, p)
-            # A key the replica could not read back at its next start is refused now.
-            key = parse_public(public_text) if kind == "apply" and not external else None
-        except ValueError as exc:
-            raise ReplicationError(f"input {record.seq}: {exc}") from None
-
-        def marks() -> None:
-            s = self.store
-            if kind == "apply":
-                s.add_member(p["name"], public_text, p["addresses"], at, external=external)
-            elif kind == "policy":
-                s.set_policy(p["member"], p["policy"])
-            s.set_meta(REPLICA_INPUT, str(record.seq))
-            s.set_meta(REPLICA_POSITION, str(position))
-
-        seq = p.get("seq")
-        member_seq = (p["member"], seq) if kind == "signals" and isinstance(seq, int) else None
-        self._replicating = True
-        try:
-            self._record(kind, p, at, record.signals, before=marks, member_seq=member_seq)
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ReplicationError(
-                f"input {record.seq} ({kind}) is malformed ({type(exc).__name__}: {exc}): "
-                "the primary and this replica must run the same shieldwall version"
-            ) from None
-        finally:
-            self._replicating = False
-        self.replica_seq, self.replica_position = record.seq, position
-        if kind == "apply":
-            self._remember(p["name"], public_text, key, p["addresses"])
-        elif kind == "policy" and p["member"] in self.identities:
-            self.identities[p["member"]].policy = p["policy"]
-        return True
-
-    def apply_receipt(self, receipt: Receipt, position: int) -> bool:
-        """The primary records a replica's receipt once; False for one it already has."""
-        key = f"receipt:{receipt.replica}"
-        if receipt.n <= int(self.store.get_meta(key) or 0):
-            self.store.set_meta(RECEIPTS_POSITION, str(position))
-            return False
-
-        def marks() -> None:
-            self.store.set_meta(key, str(receipt.n))
-            self.store.set_meta(RECEIPTS_POSITION, str(position))
-
-        payload = {"replica": receipt.replica, "n": receipt.n, "counts": receipt.counts}
-        self._record("receipts", payload, self.clock(), before=marks)
-        return True
-
-    def take_received(self) -> dict[str, int]:
-        """A replica's counts of decisions streamed to each member since last asked."""
-        taken, self._received = self._received, {}
-        return taken
+    def evidence(self, member: str, seq: int, exposure: int | None, benign: dict[str, int]) -> None:
+        """``member`` reports its exposure and the benign events it saw per source."""
+        payload = {"member": member, "exposure": exposure, "benign": benign}
+        self._record("evidence", payload, self.clock(), member_seq=(member, seq))
 
     # -- views ----------------------------------------------------------------------
 

@@ -28,11 +28,19 @@ class HubSettings:
     synchronous: str = "NORMAL"
     received_flush: float = 5.0
     max_pending_applicants: int = 100
+    join_burst: int = 10
+    join_refill: float = 60.0
+    max_streams_per_member: int = 4
+    replay_chunk: int = 200
+    header_timeout: float = 10.0
+    keep_alive: float = 5.0
+    max_connections: int = 4096
     # A PostgreSQL URL may carry a password: never in repr.
     store: str = field(default="sqlite", repr=False)
     # So may a NATS URL. Empty: no bus (no replicas).
     bus: str = field(default="", repr=False)
     bus_stream: str = DEFAULT_STREAM
+    lease: float = 3.0
 
 
 HELP = {
@@ -46,11 +54,32 @@ HELP = {
     "synchronous": "SQLite synchronous mode: NORMAL survives a killed process, FULL power loss",
     "received_flush": "seconds between ledger updates of decisions streamed to members",
     "max_pending_applicants": "join requests awaiting approval at once; more are refused",
+    "join_burst": "join requests one source address may send at once (a token bucket)",
+    "join_refill": "seconds for a source address to earn one more join request",
+    "max_streams_per_member": "decision streams one member may hold open at once; more get 429",
+    "replay_chunk": (
+        "stream events sent to a resuming member before the hub serves others "
+        "(smaller: fairer, larger: faster catch-up)"
+    ),
+    "header_timeout": (
+        "seconds a client has to send a request's headers, from connecting or from the "
+        "previous response (up to half again, at random); slower clients get 408 and are "
+        "disconnected"
+    ),
+    "keep_alive": "seconds an idle connection stays open after a response",
+    "max_connections": (
+        "open connections the hub accepts at once; more are answered 503 and closed "
+        "(the open-file limit must allow this many plus a reserve)"
+    ),
     "bus": (
         "NATS JetStream URL nats://HOST:4222 the hub publishes its inputs to, for replicas "
         "('hub replica'); SHIELDWALL_BUS overrides it; empty: no bus"
     ),
     "bus_stream": "JetStream stream (and subject prefix) of this alliance on the bus",
+    "lease": (
+        "seconds a leader's lease lasts on a PostgreSQL store shared by several hub "
+        "nodes; a standby takes over this long after the leader stops renewing it"
+    ),
     "store": (
         'where the records live: "sqlite" (DIR/hub.sqlite3) or a PostgreSQL URL '
         "postgresql://USER@HOST[:PORT]/DATABASE (set by 'hub init --store'; "

@@ -6,9 +6,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from shieldwall.hub import auth, validate
+from shieldwall.hub import auth, oplog, validate
 from shieldwall.hub.errors import ApiError
 from shieldwall.hub.members import sec_of
+from shieldwall.signing import MEMBER_HEADER
 
 
 async def submit(request: Request) -> JSONResponse:
@@ -30,6 +31,8 @@ async def submit(request: Request) -> JSONResponse:
     except ApiError as exc:
         refused = sec.stats.batches_refused
         refused[exc.code] = refused.get(exc.code, 0) + 1
+        # The claimed name, not yet proven when the signature is what failed.
+        oplog.refused(request.headers.get(MEMBER_HEADER, ""), exc.code, exc.message)
         raise
     result = sec.submit(member, payload["seq"], signals)
     return JSONResponse(
@@ -55,7 +58,19 @@ async def invoke(request: Request) -> JSONResponse:
     return JSONResponse({"member": member, "invoked": True, "notices": list(outcome.notices)})
 
 
+async def evidence(request: Request) -> JSONResponse:
+    """A member's exposure (attacks it had to report) and benign counts per source."""
+    sec = sec_of(request)
+    body = await auth.read_body(request, sec.settings.max_body_bytes)
+    member, payload = auth.member_body(sec, request, body)
+    auth.require_standing(sec, member)
+    exposure, benign = validate.evidence(payload, sec.treaty)
+    sec.evidence(member, payload["seq"], exposure, benign)
+    return JSONResponse({"member": member, "exposure": exposure, "benign": len(benign)})
+
+
 routes = [
     Route("/v1/signals", submit, methods=["POST"]),
     Route("/v1/invocations", invoke, methods=["POST"]),
+    Route("/v1/evidence", evidence, methods=["POST"]),
 ]

@@ -5,6 +5,11 @@ A recent window is kept in memory; a subscriber resuming from an older id reads 
 gap from the store, so reconnecting with ``Last-Event-ID`` gives no gap and no
 duplicate. Subscribers share one wake-up per publish instead of a queue each, so a
 slow member never makes the hub buffer for it.
+
+Events go out in batches of at most ``chunk``. Subscribers catching up (say from
+``Last-Event-ID: 0``) take turns: at most ``turns`` of them read and format a batch
+in one pass of the event loop, so however many members resume at once, a request
+arriving meanwhile waits for a few batches, never for a round of all of them.
 """
 
 from __future__ import annotations
@@ -31,8 +36,19 @@ Backfill = Callable[[int, int], list[Event]]
 
 
 class Broadcaster:
-    def __init__(self, backfill: Backfill, last_id: int = 0, window: int = 100_000) -> None:
+    def __init__(
+        self,
+        backfill: Backfill,
+        last_id: int = 0,
+        window: int = 100_000,
+        chunk: int = 200,
+        turns: int = 2,
+    ) -> None:
+        if chunk <= 0 or turns <= 0:
+            raise ValueError(f"chunk {chunk!r} and turns {turns!r} must be above zero")
         self._backfill = backfill
+        self.chunk = chunk
+        self._turns = asyncio.Semaphore(turns)
         self._recent: deque[Event] = deque(maxlen=window)
         self._last_id = last_id
         self._changed = asyncio.Event()
@@ -61,17 +77,30 @@ class Broadcaster:
             return [recent[i] for i in range(start, min(len(recent), start + limit))]
         return self._backfill(after, limit)
 
-    async def follow(self, after: int, heartbeat: float = 15.0) -> AsyncIterator[Event | None]:
-        """Yield events after ``after`` forever; ``None`` is a heartbeat tick."""
+    async def follow(
+        self, after: int, heartbeat: float = 15.0
+    ) -> AsyncIterator[list[Event] | None]:
+        """Yield batches of events after ``after`` forever; ``None`` is a heartbeat tick.
+
+        A subscriber catching up reads each batch holding one of the ``turns`` and
+        keeps it for one pass of the event loop; the consumer formats and sends the
+        batch right after, before it asks for the next. So each pass of the loop
+        reads and formats at most ``turns`` batches, and a member that stops reading
+        never holds a turn while its connection drains.
+        """
         self.subscribers += 1
         try:
             while True:
                 changed = self._changed
-                batch = self.since(after)
+                if self._last_id - after > self.chunk:
+                    async with self._turns:
+                        batch = self.since(after, self.chunk)
+                        await asyncio.sleep(0)  # the rest of the loop runs before the next turn
+                else:
+                    batch = self.since(after, self.chunk)
                 if batch:
-                    for event in batch:
-                        yield event
                     after = batch[-1].id
+                    yield batch
                     continue
                 try:
                     # asyncio.timeout, not wait_for: Python 3.11's wait_for can

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from shieldwall.core.addresses import parse_network
@@ -15,6 +18,18 @@ SCENARIO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 BATCH_KEYS = {"member", "seq", "sent_at", "signals"}
 SIGNAL_KEYS = {"target", "scenario", "at", "events"}
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Every integer the hub stores fits SQL's BIGINT.
+MAX_INT64 = 2**63 - 1
+# A member's local policy as it reports it (the agent's is well under 4 KB).
+MAX_POLICY_BYTES = 32 * 1024
+POLICY_KEYS = {"member", "seq", "sent_at", "policy"}
+EVIDENCE_KEYS = {"member", "seq", "sent_at", "exposure", "benign"}
+EXPOSURE_KEYS = {"attacks"}
+# Most sources with benign counts in one report, and the bounds of each count.
+MAX_BENIGN_SOURCES = 1000
+MAX_BENIGN_COUNT = 1_000_000_000
+MAX_EXPOSURE = 1_000_000
 
 
 def bad(message: str, code: str = "bad_request") -> ApiError:
@@ -79,7 +94,7 @@ def _signal(
     if extra:
         raise bad(f"{where} has unknown field(s) {sorted(extra)}: send only {sorted(SIGNAL_KEYS)}")
     try:
-        target, _scope = treaty.check_target(item.get("target"))  # type: ignore[arg-type]
+        target = treaty.check_target(item.get("target")).text  # type: ignore[arg-type]
     except ValueError as exc:
         raise bad(f"{where}: {exc}", "invalid_address") from None
     scenario = item.get("scenario")
@@ -103,10 +118,149 @@ def _signal(
     return Signal(member, target, scenario, float(at), events)
 
 
+def ascii_int(raw: str) -> int | None:
+    """``raw`` as an integer from 0 to :data:`MAX_INT64`, or None.
+
+    Only ASCII digits count: ``str.isdigit`` and ``int`` also take '²' or '١'.
+    """
+    if not raw or len(raw) > 19 or not raw.isascii() or not raw.isdigit():
+        return None
+    value = int(raw)
+    return value if value <= MAX_INT64 else None
+
+
 def decision_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
-        raise bad(f"decision id {raw[:32]!r} is not a number: use an id from 'decisions list'")
-    return int(raw)
+    value = ascii_int(raw)
+    if value is None:
+        raise bad(
+            f"decision id {raw[:32]!r} is not a decision number (1 to {MAX_INT64}): "
+            "use an id from 'decisions list'"
+        )
+    return value
+
+
+def event_id(raw: str, where: str) -> int:
+    value = ascii_int(raw)
+    if value is None:
+        raise bad(
+            f"{where} {raw[:32]!r} is not an event id (0 to {MAX_INT64}): "
+            "resume from the id of the last event received"
+        )
+    return value
+
+
+def policy(payload: dict[str, Any]) -> dict[str, Any]:
+    """The ``policy`` object of a signed report (strict JSON already: no NaN, no Infinity)."""
+    extra = set(payload) - POLICY_KEYS
+    if extra:
+        raise bad(
+            f"unknown field(s) {sorted(extra)[:8]} in the report: send only {sorted(POLICY_KEYS)}"
+        )
+    value = payload.get("policy")
+    if not isinstance(value, dict):
+        raise bad("'policy' must be an object describing the local policy")
+    size = len(json.dumps(value, separators=(",", ":"), allow_nan=False))
+    if size > MAX_POLICY_BYTES:
+        raise ApiError(
+            413,
+            "too_large",
+            f"'policy' of {size} bytes exceeds {MAX_POLICY_BYTES}: report the policy's "
+            "settings, not the lists it is built from",
+        )
+    return value
+
+
+def evidence(payload: dict[str, Any], treaty: Treaty) -> tuple[int | None, dict[str, int]]:
+    """A member's report of its exposure (attacks it had to report) and benign counts.
+
+    Returns the attack count (None when the report has no ``exposure``) and the benign
+    events per canonical target (duplicates of one target summed).
+    """
+    extra = set(payload) - EVIDENCE_KEYS
+    if extra:
+        raise bad(
+            f"unknown field(s) {sorted(extra)[:8]} in the report: send only {sorted(EVIDENCE_KEYS)}"
+        )
+    if "exposure" not in payload and "benign" not in payload:
+        raise bad("the report needs 'exposure', 'benign' or both")
+    exposure = None
+    if "exposure" in payload:
+        value = payload["exposure"]
+        if not isinstance(value, dict) or set(value) != EXPOSURE_KEYS:
+            raise bad("'exposure' must be an object {\"attacks\": N}, N the attacks to report")
+        exposure = _count(value["attacks"], "exposure.attacks", 0, MAX_EXPOSURE)
+    raw = payload.get("benign", {})
+    if not isinstance(raw, dict):
+        raise bad("'benign' must be an object mapping source addresses to counts of events")
+    if len(raw) > MAX_BENIGN_SOURCES:
+        raise ApiError(
+            413,
+            "too_large",
+            f"'benign' has {len(raw)} sources, more than {MAX_BENIGN_SOURCES}: split the report",
+        )
+    benign: dict[str, int] = {}
+    for key, count in raw.items():
+        try:
+            target = treaty.check_target(key).text
+        except ValueError as exc:
+            raise bad(f"benign[{key[:64]!r}]: {exc}", "invalid_address") from None
+        n = _count(count, f"benign[{key[:64]!r}]", 1, MAX_BENIGN_COUNT)
+        benign[target] = min(benign.get(target, 0) + n, MAX_BENIGN_COUNT)
+    return exposure, benign
+
+
+def _count(value: Any, where: str, lo: int, hi: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise bad(f"{where} {repr(value)[:32]} must be a whole number from {lo} to {hi}")
+    return value
+
+
+def shown_policy(value: Any) -> dict[str, Any] | None:
+    """A stored policy as the API shows it; None if it is not a standard JSON object."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return value
+
+
+def query_int(query: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    """An integer query parameter in ASCII digits from ``lo`` to ``hi``."""
+    raw = query.get(name)
+    if raw is None:
+        return default
+    value = ascii_int(raw)
+    if value is None or not lo <= value <= hi:
+        raise bad(f"{name} {raw[:32]!r} must be a whole number from {lo} to {hi}")
+    return value
+
+
+def query_flag(query: Mapping[str, str], name: str) -> bool:
+    """A true/false query parameter (absent: false)."""
+    raw = query.get(name)
+    if raw is None or raw == "false":
+        return False
+    if raw == "true":
+        return True
+    raise bad(f"{name} {raw[:32]!r} must be true or false")
+
+
+def query_networks(query: Mapping[str, str], *names: str) -> list[Network]:
+    """Every address parameter of ``names`` that is given, parsed (an empty one is refused)."""
+    out = []
+    for name in names:
+        raw = query.get(name)
+        if raw is None:
+            continue
+        try:
+            if raw != raw.strip():
+                raise ValueError(f"address {raw[:64]!r} has spaces around it: remove them")
+            out.append(parse_network(raw))
+        except (ValueError, TypeError) as exc:
+            raise bad(f"{name}: {exc}", "invalid_address") from None
+    return out
 
 
 def reason(payload: dict[str, Any], default: str) -> str:

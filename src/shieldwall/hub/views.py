@@ -1,4 +1,8 @@
-"""Read-only views of the alliance: consultations, ledger, treaty, disputes, health."""
+"""Read-only views of the alliance: consultations, ledger, treaty, disputes, health.
+
+Every view but ``/healthz`` and ``/metrics`` is read as the treaty's ``[views]
+access`` allows (:func:`shieldwall.hub.auth.reader`).
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,46 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from shieldwall import wire
+from shieldwall.hub import auth, validate
+from shieldwall.hub.amendments import history
 from shieldwall.hub.members import sec_of
 
 
 async def consultations(request: Request) -> JSONResponse:
     sec = sec_of(request)
-    everything = request.query_params.get("all") in ("1", "true", "yes")
+    auth.reader(sec, request)
+    everything = validate.query_flag(request.query_params, "all")
     found = sec.council.consultations(sec.clock(), open_only=not everything)
     return JSONResponse({"consultations": [wire.consultation(c) for c in found]})
 
 
+async def alerts(request: Request) -> JSONResponse:
+    """The alerts in force (raised readiness): for members' detectors, never a ban.
+
+    ``cursor`` is the stream's last event id, as for ``/v1/decisions``: an agent that
+    resynchronises reads both and follows the stream from there.
+    """
+    sec = sec_of(request)
+    auth.reader(sec, request)
+    now = sec.clock()
+    return JSONResponse(
+        {
+            "cursor": sec.stream.last_id,
+            "now": now,
+            "alerts": [wire.alert(a) for a in sec.council.alerts(now)],
+        }
+    )
+
+
 async def ledger(request: Request) -> JSONResponse:
     sec = sec_of(request)
+    auth.reader(sec, request)
     return JSONResponse({"ledger": wire.record(sec.council.ledger(sec.clock()))})
 
 
 async def reputation(request: Request) -> JSONResponse:
     sec = sec_of(request)
+    auth.reader(sec, request)
     return JSONResponse(
         {
             "reputation": {
@@ -36,12 +63,33 @@ async def reputation(request: Request) -> JSONResponse:
 
 async def treaty(request: Request) -> JSONResponse:
     sec = sec_of(request)
+    auth.reader(sec, request)
     t = sec.treaty
-    return JSONResponse({"name": t.name, "version": t.version, "digest": t.digest, "text": t.text})
+    return JSONResponse(
+        {
+            "name": t.name,
+            "version": t.version,
+            "digest": t.digest,
+            "text": t.text,
+            "history": history(sec.council.history),
+        }
+    )
 
 
 async def disputes(request: Request) -> JSONResponse:
-    return JSONResponse({"disputes": sec_of(request).store.disputes()})
+    sec = sec_of(request)
+    auth.reader(sec, request)
+    return JSONResponse({"disputes": sec.store.disputes()})
+
+
+async def viewer(request: Request) -> JSONResponse:
+    """Who the credentials sent make the caller, and what the treaty lets views be read by."""
+    sec = sec_of(request)
+    who = auth.reader(sec, request)
+    role = "admin" if who == "secretariat" else who.partition(":")[0] if ":" in who else who
+    if role not in ("admin", "viewer", "public"):
+        role = "member"
+    return JSONResponse({"who": who, "role": role, "access": sec.treaty.views.access})
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -55,6 +103,12 @@ async def healthz(request: Request) -> JSONResponse:
         "schema_version": sec.store.schema_version,
     }
     status = 200
+    node = getattr(request.app.state, "leadership", None)
+    if node is not None:  # one of several nodes on PostgreSQL: its role and lag
+        state = node.status()
+        body.update(role=state["role"], epoch=state["epoch"], node=state)
+    else:
+        body["role"] = "replica" if sec.replica_of is not None else "leader"
     if sec.replication is not None:
         bus = sec.replication.status()
         body["bus"] = bus
@@ -95,6 +149,9 @@ async def metrics(request: Request) -> PlainTextResponse:
         "# HELP shieldwall_consultations_opened_total Consultations opened since start.",
         "# TYPE shieldwall_consultations_opened_total counter",
         f"shieldwall_consultations_opened_total {st.consultations_opened}",
+        "# HELP shieldwall_council_rebuilds_total Rebuilds after a commit failed mid-change.",
+        "# TYPE shieldwall_council_rebuilds_total counter",
+        f"shieldwall_council_rebuilds_total {st.council_rebuilds}",
         "# HELP shieldwall_decisions_active Decisions in force now.",
         "# TYPE shieldwall_decisions_active gauge",
         f"shieldwall_decisions_active {len(sec.active(now))}",
@@ -113,15 +170,40 @@ async def metrics(request: Request) -> PlainTextResponse:
             "# TYPE shieldwall_bus_input gauge",
             f'shieldwall_bus_input{{role="{bus["role"]}"}} {seq}',
         ]
+    node = getattr(request.app.state, "leadership", None)
+    if node is not None:
+        state = node.status()
+        lines += [
+            "# HELP shieldwall_node_leader 1 if this hub node leads, 0 if it is a standby.",
+            "# TYPE shieldwall_node_leader gauge",
+            f"shieldwall_node_leader {int(state['role'] == 'leader')}",
+            "# HELP shieldwall_node_epoch The fencing epoch this node leads under (0: standby).",
+            "# TYPE shieldwall_node_epoch gauge",
+            f"shieldwall_node_epoch {state['epoch']}",
+            "# HELP shieldwall_node_applied_input The last recorded input this node applied.",
+            "# TYPE shieldwall_node_applied_input gauge",
+            f"shieldwall_node_applied_input {state['applied_input']}",
+            "# HELP shieldwall_node_lag_inputs Recorded inputs a standby has yet to apply.",
+            "# TYPE shieldwall_node_lag_inputs gauge",
+            f"shieldwall_node_lag_inputs {state['lag_inputs']}",
+            "# HELP shieldwall_node_lag_seconds How long a standby's oldest unapplied input waits.",
+            "# TYPE shieldwall_node_lag_seconds gauge",
+            f"shieldwall_node_lag_seconds {state['lag_seconds']}",
+            "# HELP shieldwall_node_takeovers_total Times this node took the lease.",
+            "# TYPE shieldwall_node_takeovers_total counter",
+            f"shieldwall_node_takeovers_total {state['takeovers']}",
+        ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
 routes = [
     Route("/v1/consultations", consultations, methods=["GET"]),
+    Route("/v1/alerts", alerts, methods=["GET"]),
     Route("/v1/ledger", ledger, methods=["GET"]),
     Route("/v1/reputation", reputation, methods=["GET"]),
     Route("/v1/treaty", treaty, methods=["GET"]),
     Route("/v1/disputes", disputes, methods=["GET"]),
+    Route("/v1/viewer", viewer, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
 ]

@@ -2,21 +2,53 @@
 
 The same tables, columns and meaning as the SQLite migrations in ``schema.py``, one
 migration for each of theirs. The table ``shieldwall_schema`` records how many have
-been applied; each migration runs once, in its own transaction, under the hub's
-advisory lock. Never edit a released migration: append a new one, here and in
-``schema.py``.
+been applied; each migration runs once, in its own transaction, under an advisory
+lock (two nodes starting together migrate once). Never edit a released migration:
+append a new one, here and in ``schema.py``. Migration 3 is PostgreSQL's own
+(``OWN``): the leader lease of a hub's nodes (:mod:`shieldwall.store.lease`) and the
+fence that refuses a commit from a hub that no longer holds it.
 
 Differences that keep the semantics: times are ``DOUBLE PRECISION`` (SQLite ``REAL``),
 integers ``BIGINT``; ``AUTOINCREMENT`` keys are identity columns, except the stream's
-event ids, which the single writer assigns itself so they stay dense even when a
-transaction rolls back (a sequence would leave a gap).
+event ids, which the single writer (the leader) assigns itself so they stay dense
+even when a transaction rolls back (a sequence would leave a gap).
 """
 
 from __future__ import annotations
 
 VERSION_TABLE = "shieldwall_schema"
+LEASE_TABLE = "shieldwall_lease"
 
-MIGRATIONS: tuple[str, ...] = (
+# The fence (migration 3): every statement that records an input or a stream event
+# runs this first, in the writer's own transaction. It compares the session's
+# ``shieldwall.epoch`` with the lease's and keeps the lease row locked FOR SHARE
+# until the transaction ends, so a takeover (which updates the row) waits for a
+# commit in flight, and a writer whose epoch is no longer the lease's is refused.
+# Epoch 0 (no hub ever led) fences nothing: a store used without nodes.
+_FENCE = """
+CREATE FUNCTION shieldwall_fence() RETURNS trigger LANGUAGE plpgsql AS $fence$
+DECLARE
+    held BIGINT;
+    mine TEXT := nullif(current_setting('shieldwall.epoch', true), '');
+BEGIN
+    SELECT epoch INTO held FROM shieldwall_lease WHERE id = 1 FOR SHARE;
+    IF held IS NOT NULL AND held > 0 AND (mine IS NULL OR mine::bigint <> held) THEN
+        RAISE EXCEPTION 'shieldwall fence: this hub writes under epoch %, the lease is at %',
+            coalesce(mine, 'none'), held
+            USING ERRCODE = 'SW001',
+                  HINT = 'the hub lost its leader lease: it follows the new leader as a standby';
+    END IF;
+    RETURN NULL;
+END
+$fence$
+"""
+
+# Migrations of PostgreSQL's own (0-based), with no SQLite counterpart.
+OWN = frozenset({2})
+
+# A migration is a text of statements separated by ';', or a tuple of statements
+# (when one holds ';' itself, as a function body does).
+MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     # 1: the alliance's records
     """
     CREATE TABLE meta (
@@ -100,4 +132,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX decisions_revoked ON decisions (revoked_at) WHERE revoked_at IS NOT NULL;
     CREATE INDEX signals_at ON signals (at);
     """,
+    # 3 (PostgreSQL only): the leader lease of a hub's nodes and the fence on commits
+    (
+        f"""
+        CREATE TABLE {LEASE_TABLE} (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            holder TEXT NOT NULL DEFAULT '',
+            url TEXT NOT NULL DEFAULT '',
+            epoch BIGINT NOT NULL DEFAULT 0,
+            expires_at TIMESTAMPTZ NOT NULL DEFAULT '-infinity'
+        )
+        """,
+        f"INSERT INTO {LEASE_TABLE} (id) VALUES (1)",
+        _FENCE,
+        "CREATE TRIGGER inputs_fence BEFORE INSERT ON inputs "
+        "FOR EACH STATEMENT EXECUTE FUNCTION shieldwall_fence()",
+        "CREATE TRIGGER events_fence BEFORE INSERT ON events "
+        "FOR EACH STATEMENT EXECUTE FUNCTION shieldwall_fence()",
+    ),
 )

@@ -1,12 +1,15 @@
 """The hub's records in PostgreSQL, behind the same interface as :class:`SQLiteStore`.
 
-One connection, owned by the hub's event loop, is the only writer: at open it takes a
-session advisory lock keyed on the database and schema, so a second hub on the same
-schema is refused at start instead of interleaving its writes. The connection runs in
-autocommit mode; :meth:`PostgresStore.transaction` groups writes, and each write
-outside one commits on its own, as with SQLite. A commit returns only once
-PostgreSQL has made it durable, so a ``kill -9`` of the hub loses nothing that was
-acknowledged.
+One connection, owned by the hub's event loop, is the only writer. Several hub nodes
+may open the same schema: the one holding the leader lease
+(:mod:`shieldwall.store.lease`) writes, the others (standbys) only read. Every
+statement that records an input or a stream event passes the fence (a trigger,
+``pg_schema``): it refuses the write unless the session's epoch (:meth:`fence`) is the
+lease's, inside the writer's own transaction, so a node that lost the lease can never
+commit again. The connection runs in autocommit mode; :meth:`PostgresStore.transaction`
+groups writes, and each write outside one commits on its own, as with SQLite. A
+commit returns only once PostgreSQL has made it durable, so a ``kill -9`` of the hub
+loses nothing that was acknowledged.
 
 The URL's password never appears in ``repr``, messages or logs: only
 :func:`~shieldwall.store.urls.redact`-ed URLs are shown.
@@ -17,15 +20,16 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from psycopg import conninfo
 
-from shieldwall.core.model import Signal
+from shieldwall.core.model import Consultation, Signal
 from shieldwall.store import rows as records
 from shieldwall.store.pg_schema import MIGRATIONS, VERSION_TABLE
 from shieldwall.store.queries import Queries, StoreError, check_schema_version
@@ -37,6 +41,12 @@ log = logging.getLogger("shieldwall.store")
 PAGE = 10_000  # rows per round trip when reading the replay log
 COPY_FROM = 16  # batches of at least this many signals go through COPY
 _LOCK_KEY = "SELECT hashtextextended('shieldwall-hub/' || current_database() || '/' || %s, 0)"
+EPOCH_SETTING = "shieldwall.epoch"  # the session's fencing epoch, read by the fence
+
+
+def _statements(migration: str | tuple[str, ...]) -> list[str]:
+    parts = migration if isinstance(migration, tuple) else migration.split(";")
+    return [p for p in parts if p.strip()]
 
 
 @functools.cache
@@ -48,9 +58,9 @@ def _pg(sql: str) -> str:
 class PostgresStore(Queries):
     """The hub's records in one PostgreSQL schema. Not thread-safe: one owner calls it.
 
-    ``lock_wait``: seconds to keep trying for the advisory lock at open, so a hub
-    restarted right after a crash waits for the server to notice the dead session.
-    The queries shared with SQLite are in :class:`~shieldwall.store.queries.Queries`.
+    ``lock_wait``: seconds to wait at open for another node that is migrating the
+    schema. The queries shared with SQLite are in
+    :class:`~shieldwall.store.queries.Queries`.
     """
 
     _MEMBER_ORDER = " ORDER BY applied_at, name"
@@ -66,7 +76,11 @@ class PostgresStore(Queries):
         self._where = redact(url)
         self._lock_wait = lock_wait
         self._connect_timeout = connect_timeout
+        self._idle_timeout = 0.0
         self._schema = ""
+        self._epoch: int | None = None
+        # The last input number this session allocated (a leader's progress, for health).
+        self.written_input = 0
         self._conn = self._connect()
         try:
             self._migrate()
@@ -99,7 +113,8 @@ class PostgresStore(Queries):
                 f"store URL {self._where!r} is not a valid PostgreSQL URL "
                 f"({self._reason(exc)}): give postgresql://USER@HOST[:PORT]/DATABASE"
             ) from None
-        extra: dict[str, Any] = {"application_name": "shieldwall-hub"}
+        # The pid tells an operator (pg_stat_activity) which node a session is.
+        extra: dict[str, Any] = {"application_name": f"shieldwall-hub/{os.getpid()}"}
         if "connect_timeout" not in params:
             extra["connect_timeout"] = self._connect_timeout
         try:
@@ -111,13 +126,14 @@ class PostgresStore(Queries):
                 "in DIR/hub.toml, or SHIELDWALL_STORE)"
             ) from None
         try:
-            self._lock(conn)
+            self._session(conn)
         except BaseException:
             conn.close()
             raise
         return conn
 
-    def _lock(self, conn: psycopg.Connection[Any]) -> None:
+    def _session(self, conn: psycopg.Connection[Any]) -> None:
+        """Find the schema; set the session's fencing epoch and idle timeout again."""
         row = conn.execute("SELECT current_schema()").fetchone()
         schema = row[0] if row else None
         if not schema:
@@ -126,17 +142,54 @@ class PostgresStore(Queries):
                 "none that exists): create the schema, or fix options=-csearch_path in the URL"
             )
         self._schema = str(schema)
-        key_row = conn.execute(_LOCK_KEY, (self._schema,)).fetchone()
+        self._set_epoch(conn)
+
+    def _set_epoch(self, conn: psycopg.Connection[Any]) -> None:
+        epoch = "" if self._epoch is None else str(self._epoch)
+        # A writer paused inside a transaction (SIGSTOP) holds the lease row: the
+        # server ends its session after the idle timeout, so a takeover can proceed.
+        idle = 0
+        if self._epoch is not None and self._idle_timeout > 0:
+            idle = max(1, round(self._idle_timeout * 1000))
+        conn.execute(
+            "SELECT set_config(%s, %s, false), "
+            "set_config('idle_in_transaction_session_timeout', %s, false)",
+            (EPOCH_SETTING, epoch, str(idle)),
+        )
+
+    def fence(self, epoch: int | None, idle_timeout: float = 0.0) -> None:
+        """Write under the lease's ``epoch`` from now on (None: a standby, which never writes).
+
+        The fence compares it with the lease inside every transaction that records.
+        ``idle_timeout``: seconds after which the server ends this session if it sits
+        idle inside a transaction (0: never), so that a paused writer cannot hold the
+        lease row against a takeover.
+        """
+        self._epoch, self._idle_timeout = epoch, idle_timeout
+        self._set_epoch(self._db)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one consistent state of the records (REPEATABLE READ)."""
+        db = self._db
+        with db.transaction():
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield
+
+    def _migration_lock(self, db: psycopg.Connection[Any]) -> None:
+        """Wait (at most ``lock_wait`` s) for any other node migrating this schema."""
+        key_row = db.execute(_LOCK_KEY, (self._schema,)).fetchone()
         key = int(key_row[0]) if key_row else 0
         deadline = time.monotonic() + self._lock_wait
         while True:
-            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            got = db.execute("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchone()
             if got and got[0]:
                 return
             if time.monotonic() >= deadline:
                 raise StoreError(
-                    f"{where(self._url)} schema {self._schema!r}: another hub is using this "
-                    "database: stop it or use another database (or schema)"
+                    f"{where(self._url)} schema {self._schema!r}: another hub has been "
+                    f"migrating this schema for over {self._lock_wait:g}s: "
+                    "wait for it to finish and start this one again"
                 )
             time.sleep(0.2)
 
@@ -148,7 +201,7 @@ class PostgresStore(Queries):
 
     @property
     def _db(self) -> psycopg.Connection[Any]:
-        """The connection; after it broke (server restart), a new one with the lock."""
+        """The connection; after it broke (server restart), a new one with the same epoch."""
         if self._conn.broken or self._conn.closed:
             if self._conn.closed and not self._conn.broken:
                 raise StoreError(f"store {self._where!r} is closed")
@@ -171,16 +224,20 @@ class PostgresStore(Queries):
         db = self._db
         version = self._version(db)
         check_schema_version(self._where, version, len(MIGRATIONS))
-        for number in range(version, len(MIGRATIONS)):
-            with db.transaction():
-                if number == 0:
-                    db.execute(f"CREATE TABLE {VERSION_TABLE} (version INTEGER NOT NULL)")
-                    db.execute(f"INSERT INTO {VERSION_TABLE} (version) VALUES (0)")
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
+        if version == len(MIGRATIONS):
+            return
+        with db.transaction():
+            self._migration_lock(db)  # held until this transaction ends
+            version = self._version(db)  # another node may have migrated meanwhile
+            for number in range(version, len(MIGRATIONS)):
+                with db.transaction():
+                    if number == 0:
+                        db.execute(f"CREATE TABLE {VERSION_TABLE} (version INTEGER NOT NULL)")
+                        db.execute(f"INSERT INTO {VERSION_TABLE} (version) VALUES (0)")
+                    for statement in _statements(MIGRATIONS[number]):
                         db.execute(statement.encode())
-                db.execute(f"UPDATE {VERSION_TABLE} SET version = %s", (number + 1,))
-            log.info("%s: schema migrated to version %d", self._where, number + 1)
+                    db.execute(f"UPDATE {VERSION_TABLE} SET version = %s", (number + 1,))
+                log.info("%s: schema migrated to version %d", self._where, number + 1)
 
     @property
     def schema_version(self) -> int:
@@ -203,6 +260,11 @@ class PostgresStore(Queries):
 
     def _insert(self, sql: str, params: Sequence[Any], key: str) -> int:
         return int(self._scalar(f"{sql} RETURNING {key}", params))
+
+    def add_input(self, at: float, kind: str, payload: dict[str, Any]) -> int:
+        seq = super().add_input(at, kind, payload)
+        self.written_input = seq
+        return seq
 
     @staticmethod
     def _text(value: str) -> str:
@@ -252,15 +314,46 @@ class PostgresStore(Queries):
     def add_events(self, at: float, events: Sequence[tuple[str, str]]) -> list[int]:
         """Append (kind, json body) events; return their ids, in order.
 
-        Ids are ``max(id) + 1, ...``: the advisory lock makes this the only writer, and
+        Ids are ``max(id) + 1, ...``: the fence makes the leader the only writer, and
         a rolled-back transaction leaves no gap (stream ids are dense).
         """
         if not events:
             return []
         base = self.last_event_id()
         ids = list(range(base + 1, base + 1 + len(events)))
-        self._runmany(
-            "INSERT INTO events (id, at, kind, body) VALUES (?, ?, ?, ?)",
-            [(i, at, kind, body) for i, (kind, body) in zip(ids, events, strict=True)],
-        )
+        if len(events) < COPY_FROM:
+            self._runmany(
+                "INSERT INTO events (id, at, kind, body) VALUES (?, ?, ?, ?)",
+                [(i, at, kind, body) for i, (kind, body) in zip(ids, events, strict=True)],
+            )
+            return ids
+        with (
+            self._db.cursor() as cur,
+            cur.copy("COPY events (id, at, kind, body) FROM STDIN") as copy,
+        ):
+            for i, (kind, body) in zip(ids, events, strict=True):
+                copy.write_row((i, at, kind, body))
         return ids
+
+    def put_consultations(
+        self, consultations: Iterable[Consultation], bodies: Sequence[str]
+    ) -> None:
+        rows = list(consultations)
+        if len(rows) < COPY_FROM:
+            super().put_consultations(rows, bodies)
+            return
+        if len(bodies) != len(rows):
+            raise ValueError(f"{len(rows)} consultations but {len(bodies)} bodies")
+        # One statement over arrays (sent binary: no escaping), not one per row.
+        self._db.execute(
+            "INSERT INTO consultations (id, target, scenario, status, body) "
+            "SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[]) "
+            "ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
+            (
+                [c.id for c in rows],
+                [self._text(c.target) for c in rows],
+                [self._text(c.scenario) for c in rows],
+                [c.status for c in rows],
+                [self._text(b) for b in bodies],
+            ),
+        )

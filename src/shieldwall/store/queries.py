@@ -235,11 +235,11 @@ class Queries(ABC):
         row = self._run(
             f"SELECT {DECISION_COLS} FROM decisions WHERE id = ?", (decision_id,)
         ).fetchone()
-        return None if row is None else rows.decision(row)
+        return None if row is None else next(iter(rows.decisions([row])), None)
 
     def _decisions(self, where: str, params: Sequence[Any]) -> list[Decision]:
         cur = self._run(f"SELECT {DECISION_COLS} FROM decisions WHERE {where} ORDER BY id", params)
-        return [rows.decision(r) for r in cur]
+        return rows.decisions(cur)
 
     def active_decisions(self, now: float) -> list[Decision]:
         """Decisions issued by ``now``, not yet expired and not revoked, by id."""
@@ -262,7 +262,7 @@ class Queries(ABC):
             f"SELECT {REVOCATION_COLS} FROM decisions WHERE id = ? AND revoked_at IS NOT NULL",
             (decision_id,),
         ).fetchone()
-        return None if row is None else Revocation(*row)
+        return None if row is None else next(iter(rows.revocations([row])), None)
 
     def revocations_since(self, since: float) -> list[Revocation]:
         """Revocations recorded at or after ``since``, in the order they happened."""
@@ -271,12 +271,12 @@ class Queries(ABC):
             "AND revoked_at >= ? ORDER BY revoked_at, id",
             (since,),
         )
-        return [Revocation(*r) for r in cur]
+        return rows.revocations(cur)
 
     def signals_since(self, since: float) -> list[Signal]:
         """Signals reported at or after ``since``, in the order they were received."""
         cur = self._run(f"SELECT {SIGNAL_COLS} FROM signals WHERE at >= ? ORDER BY id", (since,))
-        return [Signal(*r) for r in cur]
+        return rows.signals(cur)
 
     def decision_event_refs(self, after: int, upto: int) -> list[tuple[int, str, int]]:
         """(event id, kind, decision id) of decision/revocation events in ``(after, upto]``."""
@@ -287,13 +287,101 @@ class Queries(ABC):
         )
         return [(int(i), str(k), int(d)) for i, k, d in cur]
 
+    def stored_targets(self, table: str) -> list[tuple[int, str]]:
+        """(id, target) of every stored decision or consultation, for the start-up check."""
+        if table not in ("decisions", "consultations"):
+            raise ValueError(f"no targets in table {table!r}")
+        return [(int(i), str(t)) for i, t in self._run(f"SELECT id, target FROM {table}")]
+
     def decision_row(self, decision_id: int) -> dict[str, Any] | None:
         cur = self._run("SELECT * FROM decisions WHERE id = ?", (decision_id,))
         row = cur.fetchone()
         if row is None or cur.description is None:
             return None
         names = [c[0] for c in cur.description]
-        return dict(zip(names, row, strict=True))
+        found = dict(zip(names, row, strict=True))
+        return found if rows.canonical_target(found.get("target")) else None
+
+    # -- what the console reads (activity, look-up, detail views) ----------------------
+
+    def inputs_before(
+        self, before: float, kinds: Sequence[str], limit: int
+    ) -> list[tuple[int, float, str, str]]:
+        """The newest inputs of ``kinds`` recorded before ``before``, newest first."""
+        cur = self._run(
+            f"SELECT seq, at, kind, payload FROM inputs WHERE at < ? AND kind IN "
+            f"({marks(len(kinds))}) ORDER BY seq DESC LIMIT ?",
+            (before, *kinds, limit),
+        )
+        return [(int(r[0]), float(r[1]), str(r[2]), str(r[3])) for r in cur]
+
+    def events_before(self, before: float, limit: int) -> list[tuple[int, float, str, str]]:
+        """The newest stream events recorded before ``before``, newest first."""
+        cur = self._run(
+            "SELECT id, at, kind, body FROM events WHERE at < ? ORDER BY id DESC LIMIT ?",
+            (before, limit),
+        )
+        return [(int(r[0]), float(r[1]), str(r[2]), str(r[3])) for r in cur]
+
+    def disputes_before(self, before: float, limit: int) -> list[dict[str, Any]]:
+        cur = self._run(
+            f"SELECT {', '.join(DISPUTE_KEYS)} FROM disputes WHERE at < ? ORDER BY id DESC LIMIT ?",
+            (before, limit),
+        )
+        return [dict(zip(DISPUTE_KEYS, r, strict=True)) for r in cur.fetchall()]
+
+    def decisions_on(self, targets: Sequence[str], limit: int) -> list[Decision]:
+        """The newest decisions on any of ``targets`` (exact text), newest first."""
+        if not targets:
+            return []
+        cur = self._run(
+            f"SELECT {DECISION_COLS} FROM decisions WHERE target IN ({marks(len(targets))}) "
+            "ORDER BY id DESC LIMIT ?",
+            (*targets, limit),
+        )
+        return rows.decisions(cur)
+
+    def decisions_by(self, member: str, limit: int) -> list[Decision]:
+        """The newest decisions ``member`` contributed to, newest first."""
+        # members is a JSON list of names; the quoted name, its LIKE wildcards escaped.
+        quoted = dumps(member).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        cur = self._run(
+            f"SELECT {DECISION_COLS} FROM decisions WHERE members LIKE ? ESCAPE '\\' "
+            "ORDER BY id DESC LIMIT ?",
+            (f"%{quoted}%", limit),
+        )
+        return rows.decisions(cur)
+
+    def signals_on(self, targets: Sequence[str], limit: int) -> list[Signal]:
+        """The newest signals against any of ``targets``, newest first."""
+        if not targets:
+            return []
+        cur = self._run(
+            f"SELECT {SIGNAL_COLS} FROM signals WHERE target IN ({marks(len(targets))}) "
+            "ORDER BY id DESC LIMIT ?",
+            (*targets, limit),
+        )
+        return rows.signals(cur)
+
+    def signals_by(self, member: str, limit: int) -> list[Signal]:
+        """The newest signals ``member`` reported, newest first."""
+        cur = self._run(
+            f"SELECT {SIGNAL_COLS} FROM signals WHERE member = ? ORDER BY id DESC LIMIT ?",
+            (member, limit),
+        )
+        return rows.signals(cur)
+
+    def times_since(self, table: str, since: float, limit: int) -> list[tuple[float, str]]:
+        """(time, scenario) of the newest ``limit`` signals or decisions since ``since``."""
+        column = {"signals": "at", "decisions": "issued_at"}.get(table)
+        if column is None:
+            raise ValueError(f"no times for table {table!r}: use signals or decisions")
+        cur = self._run(
+            f"SELECT {column}, scenario FROM {table} WHERE {column} >= ? "
+            f"ORDER BY {column} DESC LIMIT ?",
+            (since, limit),
+        )
+        return [(float(r[0]), str(r[1])) for r in cur]
 
     # -- the stream's log ---------------------------------------------------------------
 

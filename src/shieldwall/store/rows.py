@@ -7,10 +7,11 @@ and policies, 0/1 for flags), so a row read from either maps to a record the sam
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from shieldwall.core.model import Decision, Signal
+from shieldwall.core.addresses import canonical
+from shieldwall.core.model import Decision, Revocation, Signal
 from shieldwall.store.base import MemberRow
 
 DECISION_COLS = (
@@ -26,12 +27,40 @@ TABLES = frozenset({"signals", "decisions", "disputes", "events", "inputs", "mem
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    """Standard JSON only: NaN or Infinity written here would break every later reader."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
 def marks(count: int) -> str:
     """``?, ?, ...``: ``count`` parameter markers (each store translates ``?``)."""
     return ", ".join(["?"] * count)
+
+
+def canonical_target(text: object) -> bool:
+    """Whether a stored target is canonical: rows that are not are never read back.
+
+    A store written by an older version may hold a target this version refuses; the
+    hub quarantines it at start (see :mod:`shieldwall.hub.quarantine`) and readers
+    skip it, so no emitter ever sees its text.
+    """
+    try:
+        canonical(text)  # type: ignore[arg-type]
+    except ValueError:
+        return False
+    return True
+
+
+def decisions(cur: Iterable[Sequence[Any]]) -> list[Decision]:
+    """The :class:`Decision` of each row whose target is canonical."""
+    return [decision(r) for r in cur if canonical_target(r[1])]
+
+
+def revocations(cur: Iterable[Sequence[Any]]) -> list[Revocation]:
+    return [Revocation(*r) for r in cur if canonical_target(r[1])]
+
+
+def signals(cur: Iterable[Sequence[Any]]) -> list[Signal]:
+    return [Signal(*r) for r in cur if canonical_target(r[1])]
 
 
 def decision(r: Sequence[Any]) -> Decision:
@@ -79,4 +108,24 @@ def signal_params(input_seq: int, s: Signal, received_at: float) -> tuple[Any, .
 
 def member_row(r: Sequence[Any]) -> MemberRow:
     """A :data:`MemberRow` from a row of :data:`MEMBER_COLS`."""
-    return (r[0], r[1], json.loads(r[2]), r[3], r[4], json.loads(r[5]) if r[5] else None)
+    return (r[0], r[1], json.loads(r[2]), r[3], r[4], policy(r[5]))
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not standard JSON")
+
+
+def policy(text: str | None) -> dict[str, Any] | None:
+    """A stored local policy; None when there is none or it cannot be read back.
+
+    Policies are the members' own documents, shown as they sent them: a row that is
+    not a standard JSON object (written before the hub refused NaN and Infinity)
+    must not stop the hub from starting or listing its members.
+    """
+    if not text:
+        return None
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
