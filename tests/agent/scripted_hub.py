@@ -53,9 +53,11 @@ class ScriptedHub:
 
     def __init__(self, resync: Any, streams: list[list[bytes]]) -> None:
         self.resync = resync
+        self.alerts: Any = None  # the answer to /v1/alerts (None: 404, an older hub)
         self.streams = list(streams)
         self.policies: list[dict[str, Any]] = []
         self.signals: list[dict[str, Any]] = []
+        self.evidence: list[dict[str, Any]] = []  # POST /v1/evidence bodies
         self.connections = 0
         self.done = threading.Event()
         hub = self
@@ -76,6 +78,8 @@ class ScriptedHub:
                 path = urlsplit(self.path).path
                 if path == "/v1/decisions":
                     self._json(hub.resync)
+                elif path == "/v1/alerts" and hub.alerts is not None:
+                    self._json(hub.alerts)
                 elif path == "/v1/stream":
                     hub.connections += 1
                     script = hub.streams.pop(0) if hub.streams else []
@@ -93,6 +97,10 @@ class ScriptedHub:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if urlsplit(self.path).path == "/v1/evidence":
+                    hub.evidence.append(json.loads(body))
+                    self._json({"member": "m1"})
+                    return
                 sent = json.loads(body)["signals"]
                 hub.signals.extend(sent)
                 self._json({"accepted": len(sent), "decisions": [], "disputes": []})

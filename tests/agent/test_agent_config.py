@@ -59,6 +59,21 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
             with_("agent", hub="http://" + "a" * 70 + ".org"), "with a host", id="hub-bad-name"
         ),
         pytest.param(with_("agent", hub="http://h:99999"), "'http://h:99999'", id="hub-port"),
+        pytest.param(with_("agent", hub=[]), "must be the hub's URL", id="hub-empty-list"),
+        pytest.param(
+            with_("agent", stream_timeout=0.5), "stream_timeout = 0.5", id="stream-timeout-low"
+        ),
+        pytest.param(
+            with_("agent", hub=["http://a:1", 7]), "must be the hub's URL", id="hub-list-not-text"
+        ),
+        pytest.param(
+            with_("agent", hub="http://a:1,,http://b:2"), "must be the hub's URL", id="hub-gap"
+        ),
+        pytest.param(
+            with_("agent", hub=["http://a:1", "b:2"]),
+            "'b:2' must be an http",
+            id="hub-node-not-url",
+        ),
         pytest.param(with_("agent", addresses=["999.1.1.1"]), "'999.1.1.1'", id="bad-address"),
         pytest.param(
             with_("agent", addresses="192.0.2.1"), "must be a list", id="addresses-string"
@@ -141,6 +156,21 @@ def test_every_refusal_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as info:
         parse_config(with_("agent", poll_interval=0), "agent.toml", tmp_path)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "hub",
+    [
+        pytest.param(["http://127.0.0.1:8470", "http://127.0.0.2:8470"], id="list"),
+        pytest.param("http://127.0.0.1:8470, http://127.0.0.2:8470", id="comma-list"),
+    ],
+)
+def test_a_hub_of_several_nodes_is_a_list_and_every_node_is_protected(
+    hub: str | list[str],
+) -> None:
+    config = parse_config(with_("agent", hub=hub), "agent.toml", Path("."))
+    assert config.hub == "http://127.0.0.1:8470,http://127.0.0.2:8470"
+    assert {"127.0.0.1", "127.0.0.2"} <= set(config.policy.hubs)
 
 
 def test_hub_names_are_resolved_and_unresolvable_ones_protect_nothing_yet() -> None:

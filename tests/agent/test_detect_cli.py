@@ -4,11 +4,12 @@ import ipaddress
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from shieldwall.cli import main
+from shieldwall.cli import agent_replay, main
 from tests.conftest import refused, require_tool
 
 DATA = Path(__file__).parent / "data"
@@ -50,6 +51,27 @@ def test_replay_table(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for address in ("198.51.100.14", "203.0.113.77", "198.51.100.200", "203.0.113.90"):
         assert address in out
+
+
+def test_replay_table_of_a_storm_is_plain_columns(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Past RICH_ROWS offenders the table is plain aligned columns, every offender in it."""
+    log = tmp_path / "storm.log"
+    rows = [
+        f"Mar  3 06:31:{i % 60:02d} web1 sshd[{i}]: Invalid user a from 203.0.{i // 250}.{i % 250 + 1} port 22"
+        for i in range(agent_replay.RICH_ROWS + 1)
+        for _ in range(5)
+    ]  # fmt: skip
+    log.write_text("\n".join(rows) + "\n")
+    assert main(["agent", "replay", str(log), "--scenario", "ssh-bruteforce"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"offenders ({agent_replay.RICH_ROWS + 1} signals member 'replay' would send)"
+    assert out[1].split() == ["offender", "scenario", "events", "first", "seen", "last", "seen",
+                              "sample", "lines"]  # fmt: skip
+    assert out[2].split()[:3] == ["203.0.0.1", "ssh-bruteforce", "5"]
+    assert len(out) == 2 + agent_replay.RICH_ROWS + 1
+    assert out[1].index("scenario") == out[2].index("ssh-bruteforce")  # aligned
 
 
 @pytest.mark.parametrize(
@@ -100,3 +122,19 @@ def test_replay_agrees_with_fail2ban_regex_on_debian_sshd(
         str(ipaddress.ip_address(h)) for h in hosts
     ]
     assert len(ours) >= 25
+
+
+def test_replay_of_scenarios_loads_neither_other_commands_nor_fail2ban() -> None:
+    """``agent replay`` is a one-shot command: its start-up is part of its run time."""
+    code = (
+        "import sys; from shieldwall.cli import main; "
+        f"main(['agent', 'replay', {str(DATA / 'auth.log')!r}, '--json']); "
+        "print(' '.join(sorted(sys.modules)), file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    loaded = set(done.stderr.split())
+    assert "shieldwall.cli.agent_replay" in loaded
+    assert not loaded & {"shieldwall.cli.hub", "shieldwall.cli.exercise", "rich.console"}
+    assert not any(name.startswith("shieldwall.interop.fail2ban") for name in loaded)

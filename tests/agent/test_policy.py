@@ -117,14 +117,22 @@ def test_decide(section: dict[str, Any], dec: Decision, rule: str | None) -> Non
         assert verdict.decision_id == dec.id
 
 
-def test_protected_refusal_says_what_it_overlaps() -> None:
-    verdict = policy().decide(decision("192.0.2.0/24"), NOW)
-    assert verdict == Refusal(
-        1,
-        "192.0.2.0/24",
-        "protected",
-        "192.0.2.0/24 overlaps 192.0.2.10 (this member's own address)",
-    )
+@pytest.mark.parametrize(
+    ("target", "why"),
+    [
+        pytest.param("192.0.2.0/24", "192.0.2.0/24 overlaps 192.0.2.10", id="wider-range"),
+        pytest.param("192.0.2.10", "192.0.2.10 is protected", id="same-address"),
+    ],
+)
+def test_protected_refusal_says_what_it_overlaps(target: str, why: str) -> None:
+    verdict = policy().decide(decision(target), NOW)
+    assert verdict == Refusal(1, target, "protected", f"{why} (this member's own address)")
+
+
+def test_an_address_inside_a_protected_range_lies_in_it() -> None:
+    verdict = policy({"allowlist": ["198.51.100.0/24"]}).decide(decision("198.51.100.7"), NOW)
+    assert isinstance(verdict, Refusal)
+    assert verdict.reason.startswith("198.51.100.7 lies in 198.51.100.0/24 (")
 
 
 @pytest.mark.parametrize(

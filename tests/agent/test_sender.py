@@ -67,6 +67,11 @@ def run_sender(
     return outbox, emitted, batches
 
 
+def _reported(emitted: list[dict[str, Any]]) -> int:
+    """Signals the sender has reported as acknowledged (after it emptied the outbox)."""
+    return sum(len(e["targets"]) for e in emitted if e["event"] == "reported")
+
+
 def accepted(sent: list[dict[str, Any]]) -> httpx.Response:
     return httpx.Response(200, json={"accepted": len(sent), "decisions": [], "disputes": []})
 
@@ -78,7 +83,7 @@ def test_a_signal_refused_for_good_is_dropped_alone(tmp_path: Path) -> None:
                 return refusal(400, "stale", f"signals[{i}]: 'at' {NOW} is outside the range")
         return accepted(sent)
 
-    _, emitted, batches = run_sender(tmp_path, 6, answer, lambda o, e: len(o) == 0)
+    _, emitted, batches = run_sender(tmp_path, 6, answer, lambda o, e: _reported(e) == 5)
     assert [e["signal"]["target"] for e in emitted if e["event"] == "refused"] == ["203.0.113.3"]
     reported = {t for e in emitted if e["event"] == "reported" for t in e["targets"]}
     assert reported == {f"203.0.113.{i}" for i in range(6)} - {"203.0.113.3"}
@@ -114,7 +119,7 @@ def test_too_large_batches_are_halved_until_the_hub_takes_them(tmp_path: Path) -
             return refusal(413, "too_large", f"batch of {len(sent)} signals exceeds 3: split it")
         return accepted(sent)
 
-    _, emitted, batches = run_sender(tmp_path, 10, answer, lambda o, e: len(o) == 0)
+    _, emitted, batches = run_sender(tmp_path, 10, answer, lambda o, e: _reported(e) == 10)
     assert [len(b) for b in batches] == [10, 5, 2, 2, 2, 2, 2]
     reported = {t for e in emitted if e["event"] == "reported" for t in e["targets"]}
     assert len(reported) == 10
@@ -165,3 +170,52 @@ def test_outbox_is_safe_from_several_threads(tmp_path: Path) -> None:
     assert errors == []
     assert len(outbox) == 4 * 300
     assert [outbox.get_json(f"position:{k}") for k in range(4)] == [[1, 299]] * 4
+
+
+def test_a_batch_whose_answer_was_lost_is_resent_as_it_was_and_recorded_once(
+    tmp_path: Path,
+) -> None:
+    """The hub node recorded the batch and died before answering: the same rows go
+    again under the same sequence number, the hub says 'replayed', and they count as
+    acknowledged; rows added meanwhile go in the next batch, under a new number."""
+    outbox = Outbox(tmp_path / "outbox.sqlite3")
+    outbox.add([signal(i) for i in range(5)])
+    recorded: list[str] = []
+    seqs: list[int] = []
+    last = 0
+
+    def hub(request: httpx.Request) -> httpx.Response:
+        nonlocal last
+        payload = json.loads(request.content)
+        seqs.append(payload["seq"])
+        if payload["seq"] <= last:
+            return refusal(409, "replayed", f"sequence number {payload['seq']} is not above")
+        last = payload["seq"]
+        recorded.extend(s["target"] for s in payload["signals"])
+        if len(seqs) == 1:
+            outbox.add([signal(i) for i in range(10, 13)])  # arrive while in doubt
+            raise httpx.ReadError("the node died before answering", request=request)
+        return accepted(payload["signals"])
+
+    client = HubClient(
+        "http://a.test,http://b.test",
+        name="m1",
+        key=SigningKey.generate(),
+        transport=httpx.MockTransport(hub),
+        clock=lambda: NOW,
+    )
+    emitted: list[dict[str, Any]] = []
+    sender = Sender(outbox, client, 1000, lambda kind, **f: emitted.append({"event": kind, **f}))
+
+    async def main() -> None:
+        task = asyncio.create_task(sender.run())
+        try:
+            await eventually_holds(lambda: len(outbox) == 0, show=lambda: emitted[-5:])
+        finally:
+            task.cancel()
+
+    asyncio.run(main())
+    assert sorted(recorded) == sorted(f"203.0.113.{i}" for i in [*range(5), *range(10, 13)])
+    assert len(recorded) == len(set(recorded)), "every signal recorded exactly once"
+    assert seqs[0] == seqs[1] < seqs[2], "resent under its number; new rows under a new one"
+    assert client.url == "http://b.test", "the client moved to the next node"

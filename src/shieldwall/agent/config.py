@@ -47,6 +47,8 @@ AGENT_KEYS = {
     "batch_size",
     "ca",
     "resync_interval",
+    "stream_timeout",
+    "evidence_interval",
 }
 SOURCE_KEYS = {"path", "journald", "from_start"}
 
@@ -81,6 +83,11 @@ class AgentConfig:
     batch_size: int = 1000
     ca: Path | None = None
     resync_interval: float = 6 * 3600.0
+    # Seconds without a byte on the decision stream (the hub sends a keep-alive every
+    # 15 s by default) before the agent reconnects, to the next hub node if several.
+    stream_timeout: float = 45.0
+    # Seconds between reports of exposure and benign counts (POST /v1/evidence).
+    evidence_interval: float = 60.0
 
 
 def _unknown(keys: set[str], known: set[str], where: str) -> None:
@@ -109,14 +116,40 @@ def _has_host(url: str) -> bool:
     return bool(host)
 
 
+def _hub(value: object, where: str) -> str:
+    """The hub's node URLs: one URL, ``"URL,URL"`` or a list; kept as ``"URL,URL"``."""
+    items: list[object] = []
+    if isinstance(value, str):
+        items = list(value.split(","))
+    elif isinstance(value, list):
+        items = list(value)
+    urls = [u.strip() for u in items if isinstance(u, str)]
+    if not urls or not all(urls) or len(urls) != len(items):
+        raise ValueError(
+            f"{where}.hub = {value!r} must be the hub's URL, e.g. 'http://127.0.0.1:8470', "
+            "or a list of its nodes' URLs"
+        )
+    for url in urls:
+        if not url.startswith(("http://", "https://")) or not _has_host(url):
+            raise ValueError(
+                f"{where}.hub: {url!r} must be an http:// or https:// URL with a host, "
+                "e.g. 'http://127.0.0.1:8470'"
+            )
+    return ",".join(urls)
+
+
 def hub_addresses(url: str) -> tuple[str, ...]:
-    """The hub's IP addresses, so that no decision can cut a member off from it."""
-    try:
-        host = urlsplit(url).hostname or ""
-        infos = socket.getaddrinfo(host, None) if host else []
-    except (OSError, ValueError):  # unresolvable; UnicodeError for an impossible name
-        return ()
-    return tuple(sorted({str(info[4][0]).split("%")[0] for info in infos}))
+    """The IP addresses of the hub (every node of ``"URL,URL"``), so that no decision
+    can cut a member off from it."""
+    found: set[str] = set()
+    for one in url.split(","):
+        try:
+            host = urlsplit(one.strip()).hostname or ""
+            infos = socket.getaddrinfo(host, None) if host else []
+        except (OSError, ValueError):  # unresolvable; UnicodeError for an impossible name
+            continue
+        found |= {str(info[4][0]).split("%")[0] for info in infos}
+    return tuple(sorted(found))
 
 
 def parse_config(data: Mapping[str, Any], source: str, base: Path) -> AgentConfig:
@@ -127,12 +160,7 @@ def parse_config(data: Mapping[str, Any], source: str, base: Path) -> AgentConfi
     where = f"{source}: [agent]"
     _unknown(set(agent), AGENT_KEYS, where)
     name = _text(agent, "name", where, "web-1")
-    hub = _text(agent, "hub", where, "http://127.0.0.1:8470")
-    if not hub.startswith(("http://", "https://")) or not _has_host(hub):
-        raise ValueError(
-            f"{where}.hub = {hub!r} must be an http:// or https:// URL with a host, "
-            "e.g. 'http://127.0.0.1:8470'"
-        )
+    hub = _hub(agent.get("hub"), where)
     key = base / _text(agent, "key", where, "/etc/shieldwall/member.key")
     data_dir = base / _text(agent, "data", where, "/var/lib/shieldwall")
     raw_addresses = agent.get("addresses", [])
@@ -166,6 +194,12 @@ def parse_config(data: Mapping[str, Any], source: str, base: Path) -> AgentConfi
     ):
         raise ValueError(
             f"{where}.resync_interval = {resync!r} must be seconds between 10 and 86400"
+        )
+    silent = agent.get("stream_timeout", 45.0)
+    if not isinstance(silent, (int, float)) or isinstance(silent, bool) or not 1 <= silent <= 3600:
+        raise ValueError(
+            f"{where}.stream_timeout = {silent!r} must be seconds between 1 and 3600 "
+            "(more than the hub's heartbeat setting)"
         )
 
     sources = []
@@ -221,6 +255,11 @@ def parse_config(data: Mapping[str, Any], source: str, base: Path) -> AgentConfi
     enforcer = dict(enforcer)
     if isinstance(enforcer.get("path"), str):
         enforcer["path"] = str(base / enforcer["path"])  # relative to the config file
+    every = agent.get("evidence_interval", 60.0)
+    if not isinstance(every, (int, float)) or isinstance(every, bool) or not 1 <= every <= 3600:
+        raise ValueError(
+            f"{where}.evidence_interval = {every!r} must be seconds between 1 and 3600"
+        )
     return AgentConfig(
         name=name,
         hub=hub,
@@ -235,6 +274,8 @@ def parse_config(data: Mapping[str, Any], source: str, base: Path) -> AgentConfi
         batch_size=batch,
         ca=ca,
         resync_interval=float(resync),
+        stream_timeout=float(silent),
+        evidence_interval=float(every),
     )
 
 
@@ -242,7 +283,10 @@ def load_agent_config(path: Path) -> AgentConfig:
     try:
         text = Path(path).read_text()
     except FileNotFoundError:
-        raise ValueError(f"config file {str(path)!r} does not exist: check --config") from None
+        raise ValueError(
+            f"config file {str(path)!r} does not exist: check --config, "
+            "or write one with 'shieldwall agent init'"
+        ) from None
     except OSError as exc:
         raise ValueError(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
     try:

@@ -32,11 +32,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from shieldwall import wire
+from shieldwall.agent import alerts
 from shieldwall.agent.config import AgentConfig, SourceConfig, hub_addresses
 from shieldwall.agent.detect.buckets import Offence
 from shieldwall.agent.detect.engine import DetectionEngine
 from shieldwall.agent.detect.fail2ban import FilterDetector
 from shieldwall.agent.enforce.base import Enforcer, Entry
+from shieldwall.agent.evidence import Reporter
 from shieldwall.agent.outbox import Outbox
 from shieldwall.agent.sender import Backoff, Sender
 from shieldwall.agent.sources import FileFollower, JournalSource, Position
@@ -74,23 +76,45 @@ class Agent:
         self._stream_client = stream_client or self._new_stream_client
         self._resolve = resolve
         self._emit = on_event or (lambda event: None)
-        self.sender = Sender(outbox, client, config.batch_size, self.emit)
+        self.sender = Sender(outbox, client, config.batch_size, self.emit, self._give_up)
+        self.fatal: HubError | None = None  # the hub refused this member for good
+        self._stop: asyncio.Event | None = None
         self._policy_changed = asyncio.Event()
         self._entries: dict[int, Entry] = {}
         self._failed_sources: set[str] = set()  # read whole once readable (appeared later)
         self._local_id = 0
         self._enforce_lock = threading.Lock()
         self.last_event_id: int | None = None
+        self.evidence = Reporter(client, config.evidence_interval, self.emit, self._give_up)
+        detect = config.detect  # alerts tune detection only: never the firewall
+        self.alerts = alerts.AlertTable(
+            config.name,
+            clock=clock,
+            floor=detect.alert_maxretry_min,
+            ceiling=detect.alert_maxretry_max,
+        )
 
     def _new_stream_client(self) -> HubClient:
         # its own connection, closed to end a blocked read
         c = self.client
-        return HubClient(c.url, name=c.name, key=c.key, ca=c.ca)
+        return HubClient(c.url, name=c.name, key=c.key, ca=c.ca, nodes=c.nodes)
 
     def emit(self, kind: str, **fields: Any) -> None:
         self._emit({"event": kind, "member": self.config.name, "t": self.clock(), **fields})
 
+    def _give_up(self, exc: HubError) -> None:
+        """The hub refused this member for good (wrong key, unknown, suspended): stop.
+
+        Retrying cannot help, so the agent ends and its command exits non-zero with
+        the hub's message; transient refusals never come here.
+        """
+        if self.fatal is None:
+            self.fatal = exc
+        if self._stop is not None:
+            self._stop.set()
+
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
         work: list[tuple[str, Callable[[], Awaitable[None]], str | None]] = [
             (f"source {s.label}", functools.partial(self._watch, s), s.label)
             for s in self.config.sources
@@ -100,6 +124,7 @@ class Agent:
             ("follower", functools.partial(self._follow_loop, stop), None),
             ("expirer", self._expire_loop, None),
             ("policy", self._report_policy, None),
+            ("evidence", self.evidence.run, None),
         ]
         tasks = [asyncio.create_task(self._supervise(*w)) for w in work]
         self.emit("started", sources=[s.label for s in self.config.sources])
@@ -136,9 +161,14 @@ class Agent:
     # -- detection -------------------------------------------------------------------
 
     def _detector(self, source: SourceConfig) -> Detector:
+        detector: FilterDetector | DetectionEngine
         if source.rule is not None:
-            return FilterDetector(source.rule, max_buckets=self.config.detect.max_buckets)
-        return DetectionEngine(self.config.detect)
+            detector = FilterDetector(source.rule, max_buckets=self.config.detect.max_buckets)
+        else:
+            detector = DetectionEngine(self.config.detect)
+        if self.config.detect.alerts:
+            detector.watch_alerts(self.alerts.maxretry)
+        return detector
 
     async def _watch(self, source: SourceConfig) -> None:
         detector = self._detector(source)
@@ -154,9 +184,15 @@ class Agent:
         # appears later, it is read from its start (unless a saved position says where).
         from_start = source.from_start or source.label in self._failed_sources
         follower = FileFollower(source.path, from_start=from_start, position=position)
+        missing = not follower.opened
+        if missing:  # named once now, and again when it appears; never silently followed
+            self.emit("source_missing", source=source.label, path=str(source.path))
         try:
             while True:
                 chunk = await asyncio.to_thread(follower.poll)
+                if missing and follower.opened:
+                    missing = False
+                    self.emit("source_appeared", source=source.label, path=str(source.path))
                 if chunk:
                     pos = follower.position
                     await self._detected(detector, chunk, {key: [pos.inode, pos.offset]}, ban)
@@ -195,9 +231,11 @@ class Agent:
         self, detector: Detector, chunk: bytes, positions: dict[str, Any], ban: float | None
     ) -> None:
         offences = detector.feed(chunk, self.clock())
+        self.evidence.counter.feed(chunk, caught=len(offences))
         signals = [o.to_signal(self.config.name) for o in offences]
         await asyncio.to_thread(self.outbox.add, signals, positions)
         for o in offences:
+            self.alerts.discharge(o.source)  # caught here: the alert has served
             self.emit("detected", target=o.source, scenario=o.scenario, events=o.events)
         if signals:
             self.sender.wake()
@@ -237,7 +275,11 @@ class Agent:
             try:
                 await asyncio.to_thread(self.client.put_policy, policy.describe())
             except HubError as exc:
-                if exc.status not in (400, 401, 403):
+                if exc.fatal:
+                    self._give_up(exc)
+                    return
+                # An applicant reports its policy once it is admitted: keep trying.
+                if exc.status not in (400, 401, 403) or exc.code == "not_approved":
                     await asyncio.sleep(backoff.next())
                     continue
                 self.emit("policy_refused", error=str(exc))
@@ -315,6 +357,9 @@ class Agent:
                     if failure is not None:
                         raise failure
             except HubError as exc:
+                if exc.fatal:
+                    self._give_up(exc)
+                    return
                 self.emit("stream_lost", error=str(exc), last_event_id=self.last_event_id)
                 await asyncio.sleep(backoff.next())
             except Exception as exc:
@@ -358,19 +403,26 @@ class Agent:
             ]
             self.enforcer.sync(entries + local)
             self._entries = {e.decision_id: e for e in entries + local}
+        held, bad = alerts.resync(self.alerts, self.client)
         self.last_event_id = cursor
         self.emit(
             "resynced",
             enforced=len(entries),
-            refused=len(refused) + malformed,
+            refused=len(refused) + malformed + bad,
             cursor=self.last_event_id,
+            alerts=held,
         )
 
     def _read_stream(
         self, stream: HubClient, queue: asyncio.Queue[Any], loop: asyncio.AbstractEventLoop
     ) -> None:
         try:
-            for event in stream.stream(after=self.last_event_id, reader=EventReader()):
+            events = stream.stream(
+                after=self.last_event_id,
+                reader=EventReader(),
+                timeout=self.config.stream_timeout,  # a silent node: reconnect elsewhere
+            )
+            for event in events:
                 loop.call_soon_threadsafe(queue.put_nowait, event)
             raise HubError("the hub closed the stream")
         except BaseException as exc:  # handed to the loop, which reconnects
@@ -399,8 +451,13 @@ class Agent:
                         applied.append(("enforced", fields))
                     else:
                         applied.append(("declined", {**fields, "reason": verdict.reason}))
+                elif event.kind == "alert":  # detection only: never the enforcer
+                    watch = self.alerts.apply(wire.alert_from(json.loads(event.data)))
+                    if watch is not None:
+                        fields = {"target": watch.target.text, "alert": watch.alert}
+                        applied.append(("alerted", {**fields, "maxretry": watch.maxretry}))
                 elif event.kind == "revocation":
-                    entry = self._entries.pop(_revoked(event.data), None)
+                    entry = self._entries.pop(wire.revoked_id(event.data), None)
                     if entry is not None:
                         remove.append(entry)
                         applied.append(("lifted", _lifted(entry)))
@@ -424,6 +481,7 @@ class Agent:
     def _expire(self) -> int:
         with self._enforce_lock:
             expired = self.enforcer.expire()
+            self.alerts.expire()
             now = self.clock()
             self._entries = {k: e for k, e in self._entries.items() if e.expires_at > now}
         return expired
@@ -431,14 +489,3 @@ class Agent:
 
 def _lifted(entry: Entry) -> dict[str, Any]:
     return {"target": entry.target, "decision": entry.decision_id}
-
-
-def _revoked(data: str) -> int:
-    """The decision id of a revocation event; ValueError if the event is malformed."""
-    try:
-        decision_id = json.loads(data)["decision_id"]
-    except (ValueError, KeyError, TypeError, IndexError):
-        raise ValueError(f"malformed revocation from the hub: {data[:200]!r}") from None
-    if not isinstance(decision_id, int) or isinstance(decision_id, bool) or decision_id <= 0:
-        raise ValueError(f"revocation names decision {str(decision_id)[:32]!r}: not an id")
-    return decision_id

@@ -12,7 +12,9 @@ and ``findtime``; its ``bantime`` is the length of this member's own ban
 (self-defence); its ``ignoreip`` is never counted and never blocked. ``backend =
 systemd`` reads the journal with the filter's ``journalmatch``; any other backend
 follows the files of ``logpath`` (globs are expanded at start, a ``head`` suffix reads
-a file from its beginning). Offences carry the scenario ``fail2ban-<jail>``.
+a file from its beginning). Offences carry the scenario ``fail2ban-<jail>``. A jail may
+set ``prefix_v6`` (default 64) and ``prefix_v4`` (default 32, off): hosts counted per
+prefix as well as per address (see ``shieldwall.agent.detect.prefixes``).
 
 What cannot run here is refused with the file and line to fix, never skipped.
 """
@@ -121,6 +123,8 @@ def _sources(jail: Jail, filters: Path) -> list[JailSource]:
         bantime=jail.bantime,
         ignoreip=jail.ignoreip,
         where=where,
+        prefix_v6=jail.prefix_v6,
+        prefix_v4=jail.prefix_v4,
     )
     backend = jail.backend.lower()
     if backend.startswith("systemd"):

@@ -86,6 +86,15 @@ class Guard:
         return None
 
 
+def _relation(target: str, protected: str) -> str:
+    """How ``target`` touches a protected network, in words that fit both."""
+    if target == protected or f"{target}/{32 if ':' not in target else 128}" == protected:
+        return f"{target} is protected"
+    if "/" not in target:
+        return f"{target} lies in {protected}"
+    return f"{target} overlaps {protected}"
+
+
 def _parse(target: object) -> tuple[str, Scope, int, int, int] | str:
     """(normalised target, scope, version, first, last), or why it is not a target."""
     if not isinstance(target, str) or not _TARGET.match(target):
@@ -220,7 +229,7 @@ class Policy:
             )
         hit = self._protected.overlapping(version, first, last)
         if hit is not None:
-            return refuse("protected", f"{target} overlaps {hit[0]} ({hit[1]})")
+            return refuse("protected", f"{_relation(target, hit[0])} ({hit[1]})")
         if scope == "range":
             widest = self.widest_prefix_v4 if version == 4 else self.widest_prefix_v6
             bits = 32 if version == 4 else 128
@@ -261,7 +270,8 @@ class Policy:
         normal, scope, version, first, last = parsed
         hit = self._protected.overlapping(version, first, last)
         if hit is not None:
-            return Refusal(local_id, normal, "protected", f"{normal} overlaps {hit[0]} ({hit[1]})")
+            why = f"{_relation(normal, hit[0])} ({hit[1]})"
+            return Refusal(local_id, normal, "protected", why)
         length = self.self_defence_ban if ban is None or not ban > 0 else ban
         return Entry(normal, scope, now + length, local_id)
 

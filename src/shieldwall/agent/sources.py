@@ -154,6 +154,11 @@ class FileFollower:
         """Offset of the first byte not yet returned (a held partial line is not counted)."""
         return Position(self._inode, self._offset - len(self._lines.held))
 
+    @property
+    def opened(self) -> bool:
+        """Whether the file is open (False while it does not exist yet)."""
+        return self._fh is not None
+
     def close(self) -> None:
         if self._fh is not None:
             os.close(self._fh)

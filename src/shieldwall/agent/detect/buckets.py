@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shieldwall.core.addresses import parse_target
 from shieldwall.core.model import Signal
+
+if TYPE_CHECKING:
+    from shieldwall.agent.detect.prefixes import PrefixTable
 
 MAX_SAMPLES = 5
 
@@ -39,9 +43,22 @@ class BucketTable:
 
     At most ``max_buckets`` are kept: empty buckets are swept first, then the least
     recently created half is dropped (an attacker rotating addresses cannot grow it).
+
+    Sources holding ``prefix_mark`` go to ``prefixed``, which counts them per prefix as
+    well: see :func:`shieldwall.agent.detect.prefixes.count_prefixes`.
     """
 
-    __slots__ = ("_buckets", "capacity", "dropped", "leak", "max_buckets", "scenario")
+    __slots__ = (
+        "_buckets",
+        "capacity",
+        "dropped",
+        "leak",
+        "max_buckets",
+        "prefix_mark",
+        "prefixed",
+        "scenario",
+        "watch",
+    )
 
     def __init__(self, scenario: str, capacity: float, leak: float, max_buckets: int) -> None:
         self.scenario = scenario
@@ -51,26 +68,32 @@ class BucketTable:
         self.dropped = 0
         # key -> [level, last, first, count, samples]
         self._buckets: dict[bytes, list[Any]] = {}
+        self.prefixed: PrefixTable | None = None
+        self.prefix_mark = b"\n"  # in no source: prefix counting off
+        self.watch: Callable[[bytes], int | None] | None = None  # alert thresholds
 
     def __len__(self) -> int:
-        return len(self._buckets)
+        prefixed = self.prefixed
+        return len(self._buckets) + (0 if prefixed is None else len(prefixed))
 
     def add(self, key: bytes, when: float, line: int) -> Offence | None:
+        if self.prefix_mark in key and self.prefixed is not None:
+            return self.prefixed.add(key, when, line)
         buckets = self._buckets
         bucket = buckets.get(key)
         if bucket is None:
             if len(buckets) >= self.max_buckets:
                 self._evict(when)
-            # an empty bucket, then this event: level 1
-            bucket = [1.0, when, when, 1, [line]]
-            if self.capacity >= 1.0:
+            # an empty bucket, then this event: level 1 (more for a source on alert)
+            bucket = [1.0 if self.watch is None else 1.0 + self._head(key), when, when, 1, [line]]
+            if bucket[0] <= self.capacity:
                 buckets[key] = bucket
                 return None
             return self._overflow(bucket, key, False)
         elapsed = when - bucket[1]
         level = bucket[0] - elapsed * self.leak if elapsed > 0 else bucket[0]
-        if level <= 0.0:
-            level = 0.0
+        if level <= 0.0:  # drained: counted afresh, as a new bucket
+            level = 0.0 if self.watch is None else self._head(key)
             bucket[2] = when
             bucket[3] = 0
             bucket[4] = []
@@ -85,6 +108,24 @@ class BucketTable:
         if level <= self.capacity:
             return None
         return self._overflow(bucket, key, True)
+
+    def _head(self, key: bytes) -> float:
+        """The head start of a source on alert: its bucket starts so full that its
+        ``maxretry``-th quick event overflows it (0.0: not on alert, or an alert no
+        stricter than this table)."""
+        watch = self.watch
+        maxretry = None if watch is None else watch(key)
+        if maxretry is None:
+            return 0.0
+        return max(0.0, self.capacity - (maxretry - 1))
+
+    def watch_alerts(self, lookup: Callable[[bytes], int | None] | None) -> None:
+        """Ask ``lookup`` for a source's alert threshold (see :mod:`shieldwall.agent.alerts`)
+        whenever a bucket starts counting it: never per line."""
+        self.watch = lookup
+        if self.prefixed is not None:
+            self.prefixed.addresses.watch_alerts(lookup)
+            self.prefixed.prefixes.watch_alerts(lookup)
 
     def _overflow(self, bucket: list[Any], key: bytes, stored: bool) -> Offence | None:
         if stored:
@@ -112,7 +153,6 @@ def _normalise(key: bytes) -> str | None:
     """The address ``key`` names, normalised; None when it is not one (cached: offenders
     repeat, and an attacker rotating addresses only cycles a bounded cache)."""
     try:
-        source, _scope = parse_target(key.decode("ascii", "replace").strip("[]"))
+        return parse_target(key.decode("ascii", "replace").strip("[]")).text
     except ValueError:
         return None
-    return source

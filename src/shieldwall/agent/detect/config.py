@@ -4,19 +4,26 @@ The configuration is a plain mapping (the ``[detect]`` table of the agent's TOML
 
     [detect]
     max_buckets = 100000
+    alerts = true           # meet sources on the alliance's alert with a stricter threshold
+    alert_maxretry_min = 1  # ... but never stricter than this (a floor)
+    alert_maxretry_max = 3  # ... and at least this strict (a ceiling; default: the alert's)
     [detect.scenarios.ssh-bruteforce]
     count = 5
     window = 600            # or: capacity = 5, leak_rate = 0.0083
     [detect.scenarios.http-bad-user-agent]
     enabled = false
+    [detect.scenarios.dovecot-auth]
+    prefix_v6 = 56          # IPv6 sources per /56 as well as per address (default 64)
+    prefix_v4 = 24          # IPv4 too (default 32: per address only)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from shieldwall.agent.detect.prefixes import check_length
 from shieldwall.agent.detect.scenarios import SCENARIOS, Threshold
 
 DEFAULT_MAX_BUCKETS = 100_000
@@ -28,6 +35,9 @@ class DetectConfig:
         default_factory=lambda: {name: s.default for name, s in SCENARIOS.items()}
     )
     max_buckets: int = DEFAULT_MAX_BUCKETS
+    alerts: bool = True  # apply the alliance's alerts to detection (never to the firewall)
+    alert_maxretry_min: int = 1  # floor of an alert's threshold
+    alert_maxretry_max: int = 0  # ceiling (0: the alert's own)
 
     @property
     def enabled(self) -> tuple[str, ...]:
@@ -37,9 +47,8 @@ class DetectConfig:
         """This configuration with only ``names`` enabled."""
         for name in names:
             _check_name(name, "scenario")
-        return DetectConfig(
-            {n: Threshold(t.capacity, t.leak_rate, n in names) for n, t in self.thresholds.items()},
-            self.max_buckets,
+        return replace(
+            self, thresholds={n: replace(t, enabled=n in names) for n, t in self.thresholds.items()}
         )
 
 
@@ -63,10 +72,11 @@ def _number(where: str, key: str, value: Any, *, integer: bool = False) -> float
 def load_config(data: Mapping[str, Any] | None) -> DetectConfig:
     """Validate the ``[detect]`` table; raises ValueError naming the key and the fix."""
     data = dict(data or {})
-    unknown = set(data) - {"max_buckets", "scenarios"}
+    unknown = set(data) - {"max_buckets", "scenarios", *_ALERT_KEYS}
     if unknown:
         raise ValueError(
-            f"detect: unknown key {sorted(unknown)[0]!r}: use 'max_buckets' or 'scenarios'"
+            f"detect: unknown key {sorted(unknown)[0]!r}: use 'max_buckets', 'scenarios', "
+            "'alerts', 'alert_maxretry_min' or 'alert_maxretry_max'"
         )
     max_buckets = DEFAULT_MAX_BUCKETS
     if "max_buckets" in data:
@@ -83,11 +93,12 @@ def load_config(data: Mapping[str, Any] | None) -> DetectConfig:
         if not isinstance(table, Mapping):
             raise ValueError(f"{where} must be a table such as {{count = 5, window = 600}}")
         keys = set(table)
-        allowed = {"enabled", "capacity", "leak_rate", "count", "window"}
+        allowed = {"enabled", "capacity", "leak_rate", "count", "window", "prefix_v6", "prefix_v4"}
         if keys - allowed:
             bad = sorted(keys - allowed)[0]
             raise ValueError(
                 f"{where}: unknown key {bad!r}: use capacity + leak_rate, or count + window"
+                ", and prefix_v6 / prefix_v4"
             )
         enabled = table.get("enabled", True)
         if not isinstance(enabled, bool):
@@ -110,4 +121,32 @@ def load_config(data: Mapping[str, Any] | None) -> DetectConfig:
             thresholds[name] = Threshold(capacity, leak, enabled)
         else:
             thresholds[name] = Threshold(base.capacity, base.leak_rate, enabled)
-    return DetectConfig(thresholds, max_buckets)
+        base = thresholds[name]
+        thresholds[name] = replace(
+            base,
+            prefix_v6=check_length(table.get("prefix_v6", base.prefix_v6), f"{where}.prefix_v6", 6),
+            prefix_v4=check_length(table.get("prefix_v4", base.prefix_v4), f"{where}.prefix_v4", 4),
+        )
+    return DetectConfig(thresholds, max_buckets, **_alert_settings(data))
+
+
+_ALERT_KEYS = ("alerts", "alert_maxretry_min", "alert_maxretry_max")
+
+
+def _alert_settings(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The member's own terms for the alliance's alerts (its sovereignty)."""
+    alerts = data.get("alerts", True)
+    if not isinstance(alerts, bool):
+        raise ValueError(f"detect.alerts = {alerts!r} must be true or false")
+    low = int(
+        _number("detect", "alert_maxretry_min", data.get("alert_maxretry_min", 1), integer=True)
+    )
+    high = data.get("alert_maxretry_max", 0)
+    if high != 0:
+        high = int(_number("detect", "alert_maxretry_max", high, integer=True))
+        if high < low:
+            raise ValueError(
+                f"detect.alert_maxretry_max = {high} is below alert_maxretry_min = {low}: "
+                "raise it, or lower the minimum"
+            )
+    return {"alerts": alerts, "alert_maxretry_min": low, "alert_maxretry_max": high}

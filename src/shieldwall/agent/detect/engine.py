@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from shieldwall.agent.detect.buckets import BucketTable, Offence
 from shieldwall.agent.detect.config import DetectConfig
 from shieldwall.agent.detect.finders import MAX_SCENARIOS, SHIFT, hit_lines
+from shieldwall.agent.detect.prefixes import count_prefixes
 from shieldwall.agent.detect.scenarios import ACCESS, SCENARIOS, AccessExtract, SyslogExtract
 from shieldwall.agent.detect.timestamps import StampReader
 
@@ -48,6 +49,9 @@ class DetectionEngine:
             )
             for name in enabled
         }
+        for name, table in self._tables.items():
+            threshold = self.config.thresholds[name]
+            count_prefixes(table, threshold.prefix_v6, threshold.prefix_v4)
         self._finders = [s.finder for s in self._scenarios]
         # per scenario: name, syslog regex or None, access check or None, bucket table
         self._plans: list[_Plan] = [
@@ -68,6 +72,12 @@ class DetectionEngine:
         self.events: list[Event] = []
         self.lines = 0
         self.hits = 0
+
+    def watch_alerts(self, lookup: Callable[[bytes], int | None] | None) -> None:
+        """Every scenario meets a source on alert with its alert threshold (see
+        :mod:`shieldwall.agent.alerts`); asked when a bucket starts, never per line."""
+        for table in self._tables.values():
+            table.watch_alerts(lookup)
 
     @property
     def buckets(self) -> int:

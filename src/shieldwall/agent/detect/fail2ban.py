@@ -13,10 +13,12 @@ reported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shieldwall.agent.detect.buckets import BucketTable, Offence
 from shieldwall.agent.detect.config import DEFAULT_MAX_BUCKETS
+from shieldwall.agent.detect.prefixes import count_prefixes
 from shieldwall.agent.detect.scenarios import Threshold
 from shieldwall.core.addresses import AddressSet
 from shieldwall.interop.fail2ban.engine import FilterEngine
@@ -43,6 +45,8 @@ class FilterRule:
     bantime: float = 600.0  # fail2ban's: negative means for ever
     ignoreip: tuple[str, ...] = ()
     where: str = ""  # file:line of the jail, for messages
+    prefix_v6: int = 64  # IPv6 hosts also counted per /64 (128: per address only)
+    prefix_v4: int = 32  # IPv4 hosts per address only (24: per /24 as well)
     threshold: Threshold = field(init=False)
 
     def __post_init__(self) -> None:
@@ -61,24 +65,39 @@ class FilterDetector:
         self.table = BucketTable(
             rule.scenario, threshold.capacity, threshold.leak_rate, max_buckets
         )
+        count_prefixes(self.table, rule.prefix_v6, rule.prefix_v4)
         self._ignore = AddressSet((net, "ignoreip") for net in rule.ignoreip)
         self.ignored = 0
+
+    def watch_alerts(self, lookup: Callable[[bytes], int | None] | None) -> None:
+        """A host on alert meets its alert threshold instead of ``maxretry`` (see
+        :mod:`shieldwall.agent.alerts`); asked when a bucket starts, never per line."""
+        self.table.watch_alerts(lookup)
 
     def feed(self, chunk: bytes, now: float, matches: list[Match] | None = None) -> list[Offence]:
         """Offences from a chunk of complete lines; matched lines go to ``matches``."""
         offences: list[Offence] = []
-        ignore = self._ignore
+        ignore = self._ignore if len(self._ignore) else None
+        add = self.table.add
         for result in self.engine.feed(chunk, now):
-            host = result.host
-            if not result.matched or host is None:
+            if result.ignored:
                 continue
-            if ignore and _ignored(ignore, host):
+            host = None  # LineResult.host, read here without a property call per line
+            for failure in result.failures:
+                host = failure.host
+                if host is not None:
+                    break
+            if host is None:  # also: no failure at all (LineResult.matched is false)
+                continue
+            if ignore is not None and _ignored(ignore, host):
                 self.ignored += 1
                 continue
-            when = result.time if result.time is not None else now
+            when = result.time
+            if when is None:
+                when = now
             if matches is not None:
                 matches.append(Match(result.line, host, when))
-            offence = self.table.add(host.encode("ascii", "replace"), when, result.line)
+            offence = add(host.encode("ascii", "replace"), when, result.line)
             if offence is not None:
                 offences.append(offence)
         return offences

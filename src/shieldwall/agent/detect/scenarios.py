@@ -25,11 +25,17 @@ ACCESS = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class Threshold:
-    """A leaky bucket: it overflows when an event lifts its level above ``capacity``."""
+    """A leaky bucket: it overflows when an event lifts its level above ``capacity``.
+
+    IPv6 sources are counted per ``/prefix_v6`` as well as per address, IPv4 sources
+    per ``/prefix_v4`` (32: per address only): see :mod:`shieldwall.agent.detect.prefixes`.
+    """
 
     capacity: float
     leak_rate: float  # events per second drained from the bucket
     enabled: bool = True
+    prefix_v6: int = 64
+    prefix_v4: int = 32
 
     @classmethod
     def window(cls, count: int, seconds: float, enabled: bool = True) -> Threshold:
