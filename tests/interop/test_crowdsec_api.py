@@ -217,8 +217,9 @@ def test_decisions_lookup(app, source, decide, query, ids) -> None:
     [
         pytest.param(
             "/v1/decisions?ip=not-an-ip",
-            "'not-an-ip' is not an IP address or CIDR range: give one such as "
-            "203.0.113.9 or 198.51.100.0/24",
+            "address 'not-an-ip' is not an IP address or CIDR range (only hex digits, '.', "
+            "':' and '/' may appear): give one such as 203.0.113.9, 2001:db8::1 or "
+            "198.51.100.0/24",
             id="bad-address",
         ),
         pytest.param(
@@ -230,6 +231,11 @@ def test_decisions_lookup(app, source, decide, query, ids) -> None:
             "/v1/decisions/stream?simulated=yes",
             "simulated 'yes' is not a boolean: give true or false",
             id="bad-simulated",
+        ),
+        pytest.param(
+            "/v1/decisions/stream?startup=%D9%A1",
+            "startup '١' is not a boolean: give true or false",
+            id="bad-startup",
         ),
         pytest.param(
             "/v1/decisions/stream?scopes=" + "ip," * 1000,

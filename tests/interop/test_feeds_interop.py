@@ -164,6 +164,11 @@ def test_nft_script_loads_in_a_namespace(decisions, decide, netns, run_in_netns,
     assert "192.0.2.1" not in listed.stdout  # a watch decision is not enforced
     six = run_in_netns(netns, "nft", "list", "set", "inet", "shieldwall", "shieldwall-v6")
     assert "2001:db8:1::/48" in six.stdout
+    chain = run_in_netns(netns, "nft", "list", "chain", "inet", "shieldwall", "input")
+    assert "hook input" in chain.stdout
+    rules = [ln.strip() for ln in chain.stdout.splitlines() if "saddr" in ln]
+    # loaded twice above: the rules were replaced, not stacked
+    assert rules == ["ip saddr @shieldwall-v4 drop", "ip6 saddr @shieldwall-v6 drop"]
 
 
 @pytest.mark.netns

@@ -140,15 +140,30 @@ async def _chunks(total: int) -> AsyncIterator[bytes]:
             "{not json",
             400,
             "bad envelope",
-            "the body is not JSON (or nests too deeply)",
+            "the body is not valid JSON (Expecting property name enclosed in double quotes: "
+            "line 1 column 2 (char 1)): send a JSON document",
             id="json",
         ),
         pytest.param(
             "[" * 200_000,
             400,
             "bad envelope",
-            "the body is not JSON (or nests too deeply)",
+            "the body nests more than 32 levels deep: send a flatter document",
             id="nested-too-deeply",
+        ),
+        pytest.param(
+            '{"objects": [{"type": "indicator", "confidence": NaN}]}',
+            400,
+            "bad envelope",
+            "NaN is not a JSON number: send finite numbers only",
+            id="nan",
+        ),
+        pytest.param(
+            '{"objects": [], "objects": [{"type": "indicator"}]}',
+            400,
+            "bad envelope",
+            "key 'objects' appears twice in one object: send it once",
+            id="duplicate-key",
         ),
         pytest.param(
             "[]",

@@ -152,6 +152,32 @@ def test_pagination_in_process(taxii_app, source, decide, clock) -> None:
     assert call(taxii_app, "GET", f"{COL}/objects/?next=garbage!").status_code == 400
 
 
+@pytest.mark.parametrize(
+    "limit",
+    [
+        pytest.param("%D9%A1", id="arabic-indic-one"),
+        pytest.param("%C2%B2", id="superscript-two"),
+        pytest.param("1_0", id="underscore"),
+        pytest.param("%201", id="space"),
+        pytest.param("0", id="zero"),
+        pytest.param("-5", id="negative"),
+        pytest.param("9" * 40, id="40-digits"),
+    ],
+)
+def test_limit_is_ascii_digits(taxii_app, populated, limit) -> None:
+    r = call(taxii_app, "GET", f"{COL}/objects/?limit={limit}")
+    assert r.status_code == 400
+    assert r.json()["title"] == "bad limit"
+    assert "must be a whole number of at least 1" in r.json()["description"]
+
+
+def test_next_token_nesting_deeply_is_a_400(taxii_app, populated) -> None:
+    token = base64.urlsafe_b64encode(b"[" * 30_000).decode()
+    r = call(taxii_app, "GET", f"{COL}/objects/?next={token}")
+    assert r.status_code == 400
+    assert r.json()["title"] == "bad next"
+
+
 def test_outgoing_indicators_pass_our_own_incoming_checks(taxii_app, populated, clock) -> None:
     """What we serve is what we would accept: confidence 0-100, plain address patterns."""
     objs = call(taxii_app, "GET", f"{COL}/objects/?match[type]=indicator&match[version]=all").json()

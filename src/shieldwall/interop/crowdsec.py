@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from shieldwall.core.addresses import Network, bounds, parse_network
 from shieldwall.core.model import Decision
 from shieldwall.interop.crowdsec_format import (
     ORIGIN,
@@ -156,10 +157,10 @@ class CrowdSecAPI:
             return Response(b"", 200, media_type="application/json")
         try:
             filters = Filters.of(request, bouncer)
+            startup = _flag(request, "startup", False)
         except BadQuery as exc:
             return JSONResponse({"message": str(exc)}, 400)
         now = self.clock()
-        startup = request.query_params.get("startup", "").lower() == "true"
         until: dict[int, float] = {}
         if startup or bouncer.last_seq < 0:
             seq = self.source.seq()
@@ -268,14 +269,10 @@ def _address_query(request: Request) -> Callable[[Fragment], bool] | None:
     if not target:
         return (lambda f: f.value == value) if value else None
     try:
-        net = ipaddress.ip_network(target.strip(), strict=False)
-    except ValueError:
-        raise BadQuery(
-            f"{target!r} is not an IP address or CIDR range: give one such as "
-            "203.0.113.9 or 198.51.100.0/24"
-        ) from None
-    version, first = net.version, int(net.network_address)
-    last = first + net.num_addresses - 1
+        net = parse_network(target) if "/" not in target else _loose(target)
+    except ValueError as exc:
+        raise BadQuery(str(exc)) from None
+    version, first, last = bounds(net)
 
     def inside(f: Fragment) -> bool:
         if f.version != version or (value and f.value != value):
@@ -285,6 +282,23 @@ def _address_query(request: Request) -> Callable[[Fragment], bool] | None:
         return f.first >= first and f.last <= last
 
     return inside
+
+
+def _loose(text: str) -> Network:
+    """A ``range=`` query as CrowdSec reads it: host bits may be set (``10.0.0.1/24``).
+
+    The address is parsed (and folded) by :func:`parse_network`; a prefix written for an
+    IPv4-mapped address counts 128 bits and is folded with it.
+    """
+    addr, _, plen = text.strip().partition("/")
+    host = parse_network(addr)
+    bits = 32 if host.version == 4 else 128
+    length = int(plen) if plen.isascii() and plen.isdigit() and len(plen) <= 3 else -1
+    if ":" in addr and host.version == 4:
+        length -= 96
+    if not 0 <= length <= bits:
+        raise ValueError(f"range {text!r} has no valid prefix length: give one such as /24")
+    return ipaddress.ip_network((host.network_address, length), strict=False)
 
 
 def crowdsec_routes(

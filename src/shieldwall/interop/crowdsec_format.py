@@ -12,11 +12,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import socket
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from shieldwall.core.addresses import canonical
 from shieldwall.core.model import Decision, Revocation, Scope
 
 ORIGIN = "shieldwall"
@@ -36,15 +36,6 @@ def decision_uuid(decision_id: int) -> str:
     digest[8] = (digest[8] & 0x3F) | 0x80
     h = digest.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def bounds(target: str) -> tuple[int, int, int]:
-    """(IP version, first, last address as ints) of a normalised target, quickly."""
-    host, _, prefix = target.partition("/")
-    family, bits = (socket.AF_INET6, 128) if ":" in host else (socket.AF_INET, 32)
-    first = int.from_bytes(socket.inet_pton(family, host), "big")
-    plen = int(prefix) if prefix else bits
-    return (6 if bits == 128 else 4), first, first + (1 << (bits - plen)) - 1
 
 
 def _frac(value: int, digits: int) -> str:
@@ -109,26 +100,27 @@ def _quoted(text: str) -> str:
 
 
 def fragment(d: Decision) -> Fragment:
-    version, first, last = bounds(d.target)
+    """``ValueError`` when the decision's target is not canonical (it is never served)."""
+    t = canonical(d.target)
     kind = crowdsec_type(d)
     tail = (
         f'","id":{d.id},"origin":"{ORIGIN}","scenario":{_quoted(d.scenario)},'
-        f'"scope":"{SCOPES[d.scope]}","simulated":{"true" if d.recommended else "false"},'
-        f'"type":{_quoted(kind)},"uuid":"{decision_uuid(d.id)}","value":"{d.target}"}}'
+        f'"scope":"{SCOPES[t.scope]}","simulated":{"true" if d.recommended else "false"},'
+        f'"type":{_quoted(kind)},"uuid":"{decision_uuid(d.id)}","value":"{t.text}"}}'
     )
     return Fragment(
         d.id,
         tail,
         d.expires_at,
-        d.target,
-        d.scope,
+        t.text,
+        t.scope,
         kind,
         d.scenario,
         d.recommended,
         d.applies_to,
-        version,
-        first,
-        last,
+        t.version,
+        t.first,
+        t.last,
     )
 
 
@@ -156,7 +148,10 @@ class FragmentCache:
         for d in decisions:
             f = items.get(d.id)
             if f is None:
-                f = items[d.id] = fragment(d)
+                try:
+                    f = items[d.id] = fragment(d)
+                except ValueError:
+                    continue  # not canonical: never served (the hub quarantines such rows)
             out.append(f)
         if complete:
             self._live = len(out)

@@ -4,7 +4,7 @@ Every renderer is a pure function of the decisions (no clock, no timestamps in t
 output), so the same decisions give byte-identical text and a stable ETag.
 
 Formats: ``txt`` (one address or range a line), ``nft`` (an ``nft -f`` script that
-fills two interval sets atomically), ``ipset`` (an ``ipset restore`` file that swaps
+fills two interval sets and a chain dropping them), ``ipset`` (an ``ipset restore`` file that swaps
 freshly filled sets in), ``nginx`` (``deny`` include), ``nginx-geo`` (a ``geo`` map),
 ``csv``, ``json`` and ``fail2ban`` (a ``sh`` script of ``fail2ban-client`` commands).
 """
@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from shieldwall.core.addresses import Target, canonical
 from shieldwall.core.model import Decision
 from shieldwall.interop.crowdsec_format import decision_uuid
 
@@ -52,14 +53,29 @@ class FeedOptions:
 
 
 def enforceable(decisions: Sequence[Decision]) -> list[Decision]:
-    """Binding ban decisions for every member, sorted by target."""
-    keep = [d for d in decisions if d.action == "ban" and not d.recommended and not d.applies_to]
-    return sorted(keep, key=lambda d: (":" in d.target, _sort_key(d.target), d.id))
+    """Binding ban decisions for every member whose target is canonical, sorted by target.
+
+    Renderers write every target from :func:`_target` (the parsed value), never from
+    the decision's text as such; a target that is not canonical is left out here.
+    """
+    keep = []
+    for d in decisions:
+        if d.action != "ban" or d.recommended or d.applies_to:
+            continue
+        try:
+            canonical(d.target)
+        except ValueError:
+            continue
+        keep.append(d)
+    return sorted(keep, key=lambda d: (*_sort_key(_target(d)), d.id))
 
 
-def _sort_key(target: str) -> tuple[int, int]:
-    net = ipaddress.ip_network(target)
-    return int(net.network_address), net.prefixlen
+def _target(d: Decision) -> Target:
+    return canonical(d.target)
+
+
+def _sort_key(t: Target) -> tuple[int, int, int]:
+    return t.version, t.first, t.prefixlen
 
 
 def _families(decisions: Sequence[Decision]) -> tuple[list[Network], list[Network]]:
@@ -67,7 +83,7 @@ def _families(decisions: Sequence[Decision]) -> tuple[list[Network], list[Networ
     v4: list[ipaddress.IPv4Network] = []
     v6: list[ipaddress.IPv6Network] = []
     for d in decisions:
-        net = ipaddress.ip_network(d.target)
+        net = _target(d).network
         if isinstance(net, ipaddress.IPv4Network):
             v4.append(net)
         else:
@@ -84,7 +100,7 @@ def _iso(ts: float) -> str:
 
 
 def render_txt(decisions: Sequence[Decision], opts: FeedOptions) -> str:
-    return "".join(f"{d.target}\n" for d in decisions)
+    return "".join(f"{_target(d).text}\n" for d in decisions)
 
 
 def render_nft(decisions: Sequence[Decision], opts: FeedOptions) -> str:
@@ -103,6 +119,14 @@ def render_nft(decisions: Sequence[Decision], opts: FeedOptions) -> str:
         for i in range(0, len(nets), _CHUNK):
             chunk = ", ".join(_host(n) for n in nets[i : i + _CHUNK])
             lines.append(f"add element inet {t} {name} {{ {chunk} }}")
+    # A chain of its own that drops what the sets hold: loading the feed blocks them.
+    # Re-running the script replaces the rules (flush) instead of stacking copies.
+    lines.append(
+        f"add chain inet {t} input {{ type filter hook input priority -10; policy accept; }}"
+    )
+    lines.append(f"flush chain inet {t} input")
+    lines.append(f"add rule inet {t} input ip saddr @{opts.set_name}-v4 drop")
+    lines.append(f"add rule inet {t} input ip6 saddr @{opts.set_name}-v6 drop")
     return "\n".join(lines) + "\n"
 
 
@@ -124,7 +148,7 @@ def render_ipset(decisions: Sequence[Decision], opts: FeedOptions) -> str:
 
 def render_nginx(decisions: Sequence[Decision], opts: FeedOptions) -> str:
     head = "# shieldwall alliance decisions: include inside http, server or location\n"
-    return head + "".join(f"deny {d.target};\n" for d in decisions)
+    return head + "".join(f"deny {_target(d).text};\n" for d in decisions)
 
 
 def render_nginx_geo(decisions: Sequence[Decision], opts: FeedOptions) -> str:
@@ -136,9 +160,10 @@ def render_nginx_geo(decisions: Sequence[Decision], opts: FeedOptions) -> str:
     ]
     seen: set[str] = set()
     for d in decisions:
-        if d.target not in seen:  # geo refuses duplicate networks
-            seen.add(d.target)
-            lines.append(f"    {d.target} 1;")
+        text = _target(d).text
+        if text not in seen:  # geo refuses duplicate networks
+            seen.add(text)
+            lines.append(f"    {text} 1;")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -151,7 +176,8 @@ def render_csv(decisions: Sequence[Decision], opts: FeedOptions) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(_CSV_FIELDS)
     for d in decisions:
-        row = (d.target, d.scope, d.action, d.scenario, _iso(d.issued_at), _iso(d.expires_at))
+        t = _target(d)
+        row = (t.text, t.scope, d.action, d.scenario, _iso(d.issued_at), _iso(d.expires_at))
         w.writerow((*(_csv_safe(v) for v in row), _csv_safe(d.clause), d.id))
     return buf.getvalue()
 
@@ -166,8 +192,8 @@ def render_json(decisions: Sequence[Decision], opts: FeedOptions) -> str:
         {
             "id": d.id,
             "uuid": decision_uuid(d.id),
-            "value": d.target,
-            "scope": d.scope,
+            "value": _target(d).text,
+            "scope": _target(d).scope,
             "type": d.action,
             "scenario": d.scenario,
             "clause": d.clause,
@@ -189,7 +215,7 @@ def render_fail2ban(decisions: Sequence[Decision], opts: FeedOptions) -> str:
         f"# shieldwall alliance decisions for fail2ban jail '{opts.jail}'",
         "set -e",
     ]
-    targets = [d.target for d in decisions]
+    targets = [_target(d).text for d in decisions]
     for i in range(0, len(targets), 500):
         lines.append(f"fail2ban-client set {opts.jail} banip " + " ".join(targets[i : i + 500]))
     return "\n".join(lines) + "\n"

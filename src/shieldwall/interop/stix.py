@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shieldwall.core.addresses import parse_target
+from shieldwall.core.addresses import canonical, parse_target
 from shieldwall.core.model import Decision, Signal
 from shieldwall.interop.crowdsec_format import NAMESPACE, decision_uuid
 from shieldwall.interop.source import DecisionSource, Member
@@ -60,8 +60,10 @@ def observed_id(target: str) -> str:
 
 
 def pattern(target: str) -> str:
-    kind = "ipv6-addr" if ":" in target else "ipv4-addr"
-    return f"[{kind}:value = '{target}']"
+    """The STIX pattern of a target, written from its parsed value (``ValueError`` if bad)."""
+    t = canonical(target)
+    kind = "ipv6-addr" if t.version == 6 else "ipv4-addr"
+    return f"[{kind}:value = '{t.text}']"
 
 
 def confidence(d: Decision) -> int:
@@ -224,10 +226,13 @@ def pattern_targets(text: str) -> list[str]:
         raise ValueError(f"pattern has {len(found)} addresses: send at most {MAX_ADDRESSES}")
     targets = []
     for kind, value in found:
-        target, _ = parse_target(value)
-        if (kind == "ipv6-addr") != (":" in target):
+        target = parse_target(value)
+        # an ipv6-addr may spell IPv4 (::ffff:192.0.2.1): it is folded to that IPv4
+        if (kind == "ipv6-addr") != (":" in value) or (kind == "ipv4-addr") != (
+            target.version == 4
+        ):
             raise ValueError(f"address {value!r} is not an {kind}: fix the object path")
-        targets.append(target)
+        targets.append(target.text)
     return targets
 
 

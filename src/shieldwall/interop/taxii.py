@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from shieldwall import strictjson
 from shieldwall.interop.crowdsec_format import NAMESPACE
 from shieldwall.interop.partners import Partner
 from shieldwall.interop.source import DecisionSource
@@ -99,7 +100,7 @@ def _encode_next(e: Entry) -> str:
 def _decode_next(token: str) -> tuple[float, str, str]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        added, oid, version = json.loads(raw)
+        added, oid, version = strictjson.loads(raw)
         return float(added), str(oid), str(version)
     except (ValueError, TypeError, binascii.Error):
         raise TaxiiError(
@@ -165,15 +166,13 @@ class TaxiiServer:
         if token:
             key = _decode_next(token)
             entries = [e for e in entries if (e.date_added, e.id, e.version) > key]
-        try:
-            limit = int(q.get("limit", MAX_LIMIT))
-        except ValueError:
+        raw = q.get("limit", str(MAX_LIMIT))
+        # ASCII digits only: int() would also read '١' or ' 5_0 '.
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or int(raw) < 1:
             raise TaxiiError(
-                400, "bad limit", f"limit {q.get('limit')!r} is not a number"
-            ) from None
-        if limit < 1:
-            raise TaxiiError(400, "bad limit", f"limit {limit} must be at least 1")
-        limit = min(limit, MAX_LIMIT)
+                400, "bad limit", f"limit {raw[:40]!r} must be a whole number of at least 1"
+            )
+        limit = min(int(raw), MAX_LIMIT)
         page, more = entries[:limit], len(entries) > limit
         return page, more, _encode_next(page[-1]) if more else ""
 
@@ -316,7 +315,7 @@ class TaxiiServer:
 async def _read_body(request: Request) -> bytes:
     too_large = TaxiiError(413, "too large", f"send at most {MAX_CONTENT} bytes a request")
     declared = request.headers.get("content-length") or "0"
-    if not declared.isdigit():
+    if not declared.isascii() or not declared.isdigit():
         raise TaxiiError(400, "bad request", f"content-length {declared[:40]!r} is not a number")
     if int(declared) > MAX_CONTENT:
         raise too_large
@@ -332,11 +331,9 @@ async def _read_body(request: Request) -> bytes:
 def _envelope_objects(body: bytes) -> list[Any]:
     """The ``objects`` of a TAXII envelope; TaxiiError naming what is wrong."""
     try:
-        envelope = json.loads(body)
-    except (ValueError, RecursionError):
-        raise TaxiiError(
-            400, "bad envelope", "the body is not JSON (or nests too deeply)"
-        ) from None
+        envelope = strictjson.loads(body)
+    except strictjson.JsonError as exc:
+        raise TaxiiError(400, "bad envelope", str(exc)) from None
     objects = envelope.get("objects") if isinstance(envelope, dict) else None
     if not isinstance(objects, list):
         raise TaxiiError(400, "bad envelope", 'send a TAXII envelope: {"objects": [...]}')

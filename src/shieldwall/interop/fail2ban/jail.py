@@ -37,6 +37,9 @@ class Jail:
     where: str  # file:line of the jail: its ``enabled`` line, else its section header
     # file:line of each option the files set for this jail (its own or [DEFAULT]'s)
     wheres: Mapping[str, str] = field(default_factory=dict)
+    # shieldwall's own options: hosts counted per prefix as well (128 / 32: per address)
+    prefix_v6: int = 64
+    prefix_v4: int = 32
 
     def where_of(self, option: str) -> str:
         """Where to fix ``option``: the line that set it, or the jail when it was left
@@ -71,7 +74,8 @@ def load_jails(path: Path | str) -> list[Jail]:
     ]
 
 
-OPTIONS = ("enabled", "filter", "maxretry", "findtime", "bantime", "ignoreip", "logpath", "backend")  # fmt: skip
+OPTIONS = ("enabled", "filter", "maxretry", "findtime", "bantime", "ignoreip", "logpath", "backend",
+           "prefix_v6", "prefix_v4")  # fmt: skip
 
 
 def _jail(config: Config, name: str) -> Jail:
@@ -104,7 +108,7 @@ def _jail(config: Config, name: str) -> Jail:
     for item in ignore_text.split():
         try:
             net = ipaddress.ip_network(item, strict=False)  # fail2ban accepts 127.0.0.1/8
-            ignoreip.append(parse_target(net.with_prefixlen)[0])
+            ignoreip.append(parse_target(net.with_prefixlen).text)
         except ValueError:
             # fail2ban also accepts host names; we never resolve names from config
             raise ConfigError(
@@ -112,6 +116,8 @@ def _jail(config: Config, name: str) -> Jail:
                 f"ignoreip entry {item!r} is not an IP address or CIDR range: "
                 "list addresses, not host names",
             ) from None
+    prefixes = {key: _prefix_length(*get(key, default), key, bits)
+                for key, default, bits in (("prefix_v6", "64", 128), ("prefix_v4", "32", 32))}  # fmt: skip
     logpath_text, _ = get("logpath", "")
     backend, _ = get("backend", "auto")
     return Jail(
@@ -127,4 +133,18 @@ def _jail(config: Config, name: str) -> Jail:
         backend=backend.strip(),
         where=wheres["enabled"] if "enabled" in config.section(name) else header,
         wheres=wheres,
+        **prefixes,
     )
+
+
+def _prefix_length(text: str, where: str, key: str, bits: int) -> int:
+    """``prefix_v6`` / ``prefix_v4`` of a jail: a prefix length, ``bits`` meaning off."""
+    shortest = 32 if bits == 128 else 16
+    value = text.strip()
+    if not value.isdigit() or not shortest <= int(value) <= bits:
+        raise ConfigError(
+            where,
+            f"{key} = {text!r} is not a prefix length from {shortest} to {bits}: "
+            f"write e.g. {key} = {64 if bits == 128 else 24} ({bits} counts single addresses)",
+        )
+    return int(value)

@@ -37,6 +37,19 @@ class ConnectionIds:
             del cache[mlfid]
             entry = None
         get = fail.get
+        if entry is None and not (get("mlfgained") or get("nofail") or get("mlfforget")):
+            # a plain failure of a new id (most lines of a storm): the general path below
+            # with its flags known, none of them set
+            fail.pop("mlfforget", None)
+            known = _update_users(fail, get("user"))
+            if len(cache) >= MLFID_CACHE_SIZE:
+                del cache[next(iter(cache))]
+            cache[mlfid] = (when, fail)
+            if fail.pop("mlfpending", 0) or (known and len(known) > 1):
+                fail.pop("nofail", None)
+                fail.pop("mlfgained", None)
+            fail["matches"] = [*fail.pop("nofail-matches", ()), *get("matches", ()), number]
+            return fail
         gained = get("mlfgained")
         if gained:
             flags = _GAINED | _NOFAIL
