@@ -18,6 +18,10 @@ def _no_nft(tool: str) -> str | None:
     return None if tool == "nft" else f"/usr/sbin/{tool}"
 
 
+def _no_ip(tool: str) -> str | None:
+    return None if tool == "ip" else f"/usr/sbin/{tool}"
+
+
 @pytest.mark.parametrize(
     ("euid", "which", "message"),
     [
@@ -35,6 +39,13 @@ def _no_nft(tool: str) -> str | None:
             " and nftables, or run plain `shieldwall demo`",
             id="no-nft",
         ),
+        pytest.param(
+            0,
+            _no_ip,
+            "--nftables needs the 'ip' command, which is not installed: install iproute2"
+            " and nftables, or run plain `shieldwall demo`",
+            id="no-ip",
+        ),
     ],
 )
 def test_refuses_without_what_it_needs(
@@ -47,4 +58,12 @@ def test_refuses_without_what_it_needs(
 
 
 def test_root_with_the_tools_may_run() -> None:
-    check_nftables(0, _installed)
+    """Root with both tools: no refusal, after looking up each tool it needs."""
+    asked: list[str] = []
+
+    def which(tool: str) -> str | None:
+        asked.append(tool)
+        return _installed(tool)
+
+    assert check_nftables(0, which) is None
+    assert asked == ["ip", "nft"]

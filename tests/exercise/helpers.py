@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from shieldwall.core.treaty import load_template
@@ -12,6 +14,7 @@ from shieldwall.exercise.evaluate import evaluate
 from shieldwall.exercise.metrics import TreatyResult
 from shieldwall.exercise.timeline import Run
 from shieldwall.exercise.world import Config, World
+from tests.core.helpers import treaty
 
 # A small exercise for command-line tests.
 SMALL = ["--members", "24", "--events", "6000", "--sources", "150", "--quiet"]
@@ -121,7 +124,11 @@ def tiny_world(campaign: cmod.Campaign, members: mmod.Members, **config: object)
     return World(cfg, campaign, members)
 
 
-def played(world: World, template: str) -> tuple[Run, TreatyResult]:
-    """Run treaty template ``template`` on ``world``: the run and its metrics."""
-    run = run_treaty(world, load_template(template))
+def played(world: World, template: str, **changes: Any) -> tuple[Run, TreatyResult]:
+    """Run treaty template ``template`` on ``world``: the run and its metrics.
+
+    ``changes`` alter the template's rules (``alert__enabled=False``, as in
+    :func:`tests.core.helpers.treaty`).
+    """
+    run = run_treaty(world, treaty(template, **changes) if changes else load_template(template))
     return run, evaluate(run, world)

@@ -30,10 +30,12 @@ CHARTS = {
     "contribution-shares": ("Contribution shares", "members", "%"),
     "absorbed-by-kind": ("Absorbed events by attacker kind", "attacker kind", "count"),
 }
-TREATIES = ["unilateral", "nato", "league"]
+TREATIES = ["unilateral", "nato", "anzus", "un", "league"]
 CONFIG = Config(members=30, seed=2, campaign=CampaignParams(events=8000, sources=200))
 
-COLOURED = """async ([src, box]) => {
+# The plot area of a chart's screenshot (``box`` in SVG units, scaled to the picture):
+# how many pixels are coloured at all, and how many are close to each of ``colours``.
+COLOURED = """async ([src, box, width, colours]) => {
     const img = new Image();
     img.src = src;
     await img.decode();
@@ -42,13 +44,19 @@ COLOURED = """async ([src, box]) => {
     canvas.height = img.height;
     const g = canvas.getContext("2d");
     g.drawImage(img, 0, 0);
-    const [x0, y0, x1, y1] = box;
+    const k = img.width / width;
+    const [x0, y0, x1, y1] = box.map(v => Math.round(v * k));
     const d = g.getImageData(x0, y0, x1 - x0, y1 - y0).data;
+    const rgb = colours.map(c => [1, 3, 5].map(i => parseInt(c.slice(i, i + 2), 16)));
+    const near = rgb.map(() => 0);
     let n = 0;
     for (let i = 0; i < d.length; i += 4) {
         if (Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 60) n++;
+        rgb.forEach((c, j) => {
+            if (Math.abs(d[i] - c[0]) + Math.abs(d[i + 1] - c[1]) + Math.abs(d[i + 2] - c[2]) < 24) near[j]++;
+        });
     }
-    return n;
+    return [n, near];
 }"""
 
 
@@ -67,11 +75,17 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"swept": swept, "default": plain}
 
 
-def coloured_pixels(page: Any, png: bytes) -> int:
-    """Coloured pixels inside the plot area of a chart's screenshot."""
+def pixels(page: Any, png: bytes, colours: list[str] = []) -> tuple[int, list[int]]:  # noqa: B006
+    """Coloured pixels inside the plot area of a chart's screenshot, and how many are
+    (nearly) each of ``colours`` ("#rrggbb")."""
     box = [svg.LEFT + 1, svg.TOP, svg.W - svg.RIGHT, svg.H - svg.BOTTOM - 1]
     src = "data:image/png;base64," + base64.b64encode(png).decode()
-    return int(page.evaluate(COLOURED, [src, box]))
+    n, near = page.evaluate(COLOURED, [src, box, svg.W, colours])
+    return int(n), [int(x) for x in near]
+
+
+def coloured_pixels(page: Any, png: bytes) -> int:
+    return pixels(page, png)[0]
 
 
 @pytest.mark.browser
@@ -133,5 +147,54 @@ def test_report_renders_plots_in_chromium(
             )
             assert overflow == 0  # every table fits the page
             assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
+        finally:
+            browser.close()
+
+
+# The treaty of each drawn series and its colour, in every chart.
+DRAWN = """() => [...document.querySelectorAll('svg.chart')].map(chart => [chart.id,
+    [...chart.querySelectorAll('polyline.series[data-key], rect.bar[data-key]')].map(el =>
+        [el.dataset.key, el.getAttribute('stroke') || el.getAttribute('fill'),
+         el.getBBox().width > 0 || el.getBBox().height > 0])])"""
+
+
+@pytest.mark.browser
+def test_every_treaty_keeps_its_colour_and_shows_in_every_plot(
+    reports: dict[str, Path],
+) -> None:
+    """One colour per treaty across the plots, and in each plot every series has pixels
+    of its own colour in the plot area: none hides entirely behind another (cumulative
+    lines of treaties that absorb alike, sweeps where two treaties give the same)."""
+    chromium = require_tool("chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(reports["swept"].as_uri())
+            drawn: list[tuple[str, list[tuple[str, str, bool]]]] = page.evaluate(DRAWN)
+            colour_of: dict[str, set[str]] = {}
+            for _, series in drawn:
+                for key, colour, _ in series:
+                    colour_of.setdefault(key, set()).add(colour)
+            assert {k: len(c) for k, c in colour_of.items()} == dict.fromkeys(colour_of, 1)
+            assert set(TREATIES) <= set(colour_of), colour_of
+            colours = {k: next(iter(c)) for k, c in colour_of.items()}
+            assert len(set(colours.values())) == len(colours), "two treaties share a colour"
+            for chart_id, series in drawn:
+                keys = sorted({k for k, _, shown in series if shown})
+                png = page.locator(f"svg#{chart_id}").screenshot()
+                _, near = pixels(page, png, [colours[k] for k in keys])
+                hidden = [k for k, n in zip(keys, near, strict=True) if n < 20]
+                assert hidden == [], (chart_id, dict(zip(keys, near, strict=True)))
+            text_width = page.evaluate(
+                """() => { const s = getComputedStyle(document.body);
+                  return document.body.clientWidth - parseFloat(s.paddingLeft)
+                    - parseFloat(s.paddingRight); }"""
+            )
+            for chart_id, _ in drawn:  # plots use the page's width
+                box = page.locator(f"svg#{chart_id}").bounding_box()
+                assert box is not None and box["width"] >= text_width - 1, chart_id
         finally:
             browser.close()

@@ -9,38 +9,82 @@ line, without a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
-import pkgutil
+import importlib.util
+import re
 import sys
 from collections.abc import Sequence
 
 from shieldwall import __version__
 from shieldwall.cli.common import CLIError, error_line
 
+_INVALID_CHOICE = re.compile(
+    r"argument (?P<arg>.+?): invalid choice: '(?P<given>.*?)' \(choose from (?P<choices>.*)\)"
+)
+
+
+def did_you_mean(message: str) -> str:
+    """argparse's "invalid choice" message, shorter and with the nearest choice."""
+    m = _INVALID_CHOICE.fullmatch(message)
+    if m is None:
+        return message
+    choices = [c.strip().strip("'") for c in m["choices"].split(",")]
+    given, arg = m["given"], m["arg"]
+    what = "command" if arg in ("COMMAND", "ACTION") else arg
+    close = difflib.get_close_matches(given, choices, n=1, cutoff=0.6)
+    if close:
+        return f"unknown {what} {given!r}: did you mean {close[0]!r}?"
+    return f"unknown {what} {given!r}: choose one of {', '.join(choices)}"
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise CLIError(f"{message} (see '{self.prog} --help')")
+        raise CLIError(f"{did_you_mean(message)} (see '{self.prog} --help')")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import pkgutil  # only for the full parser: a one-shot command starts without it
+
+    return _build(sorted(info.name for info in pkgutil.iter_modules(__path__)))[0]
+
+
+def _build(modules: Sequence[str]) -> tuple[argparse.ArgumentParser, set[str]]:
+    """The parser with the subcommands of ``modules``, and the commands they added."""
     parser = _Parser(prog="shieldwall", description="Collective defence for servers.")
     parser.add_argument("--version", action="version", version=f"shieldwall {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name == "common":
+    for name in modules:
+        if name == "common":
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+        module = importlib.import_module(f"{__name__}.{name}")
         register = getattr(module, "register", None)
         if register is not None:
             register(sub)
-    return parser
+    return parser, set(sub.choices)
+
+
+def _parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser for ``argv``: a command named like its module (``agent``) loads that
+    module alone, so a one-shot command such as ``agent replay`` starts quickly."""
+    command = argv[0] if argv else ""
+    if (
+        command.isidentifier()
+        and command != "common"
+        and importlib.util.find_spec(f"{__name__}.{command}") is not None
+    ):
+        parser, commands = _build([command])
+        if command in commands:
+            return parser
+    return build_parser()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        parser = build_parser()
+        if argv is None:
+            argv = sys.argv[1:]
+        parser = _parser_for(argv)
         args = parser.parse_args(argv)
         code = args.func(args)
         return int(code or 0)

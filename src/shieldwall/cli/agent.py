@@ -10,10 +10,14 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from shieldwall.cli import agent_replay, agent_run
+from shieldwall.cli import agent_init, agent_replay, agent_run
 from shieldwall.cli.common import add_subparsers
 
-ACTIONS: list[Callable[[Any], None]] = [agent_run.add_parser, agent_replay.add_parser]
+ACTIONS: list[Callable[[Any], None]] = [
+    agent_init.add_parser,
+    agent_run.add_parser,
+    agent_replay.add_parser,
+]
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:

@@ -5,24 +5,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from rich.markup import escape
-
+from shieldwall import logs
+from shieldwall.agent.paths import DEFAULT_CONFIG
 from shieldwall.cli.common import CLIError, check_key_mode, console
+
+# The agent's exit status when the hub refuses this member for good (EX_CONFIG):
+# a service manager can be told not to restart it (RestartPreventExitStatus=78).
+EXIT_REFUSED = 78
+_FIXES = {
+    "bad_signature": " (check that 'key' in [agent] is the key this member joined with)",
+    "unknown_member": " (check 'name' in [agent], or join with 'shieldwall join')",
+}
 
 
 def add_parser(actions: Any) -> None:
     run = actions.add_parser("run", help="watch logs, report attacks, enforce decisions")
-    run.add_argument("--config", required=True, type=Path, help="the agent's TOML configuration")
-    run.add_argument("--json", action="store_true", help="print progress as JSON lines")
     run.add_argument(
-        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        help=f"the agent's TOML configuration (default {DEFAULT_CONFIG})",
     )
+    run.add_argument("--json", action="store_true", help="print progress as JSON lines")
+    logs.add_arguments(run, "warning")
     run.set_defaults(func=cmd_run)
 
 
@@ -34,9 +44,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from shieldwall.client import HubClient
     from shieldwall.signing import SigningKey
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    logs.configure(args.log_level, args.log_format)
+    stamp = not logs.under_journal()  # the journal stamps each line itself
     try:
         config = load_agent_config(args.config)
         check_key_mode(config.key)
@@ -54,11 +63,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             sys.stdout.write(json.dumps(event, separators=(",", ":")) + "\n")
             sys.stdout.flush()
             return
-        kind = event.pop("event")
+        kind = str(event.pop("event"))
         event.pop("member", None)
-        event.pop("t", None)
-        details = escape(" ".join(f"{k}={v}" for k, v in event.items()))
-        out.print(f"[bold]{escape(kind)}[/] {details}", markup=True, highlight=False)
+        t = event.pop("t", None)
+        line = logs.progress_line(kind, event, t if isinstance(t, (int, float)) else None, stamp)
+        out.print(line, markup=False, highlight=False)
 
     agent = Agent(config, client=client, enforcer=enforcer, outbox=outbox, on_event=show)
 
@@ -75,4 +84,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         enforcer.close()
         client.close()
         outbox.close()
+    if agent.fatal is not None:
+        fix = _FIXES.get(agent.fatal.code, "")
+        raise CLIError(
+            f"the hub refused member {config.name!r} for good ({agent.fatal.code}): "
+            f"{agent.fatal}{fix}",
+            code=EXIT_REFUSED,
+        )
     return 0

@@ -6,9 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class CLIError(Exception):
@@ -24,6 +25,8 @@ def error_line(message: str) -> str:
 
 
 def console(stderr: bool = False) -> Console:
+    from rich.console import Console  # on first use: one-shot commands start quicker
+
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 

@@ -1,7 +1,7 @@
 """Plumbing shared by ``shieldwall bouncers`` and ``shieldwall partners``.
 
 Both manage credentials kept in a SQLite file beside the hub's database, with the
-same three actions (``add NAME``, ``list``, ``delete NAME``), the same ``--data`` and
+same three actions (``add NAME``, ``list``, ``delete NAME`` or ``remove NAME``), the same ``--data`` and
 ``--json`` options, and a secret printed once when it is made. A command module
 describes itself with :class:`Credentials` and writes only its ``add`` and ``list``.
 """
@@ -42,6 +42,7 @@ class Credentials(Generic[S]):
     help: str
     name_help: str
     list_help: str
+    remove: str = "delete"  # the action that deletes one: "delete" or "remove"
 
     @property
     def command(self) -> str:
@@ -57,9 +58,9 @@ class Credentials(Generic[S]):
         add_parser.add_argument("name", help=self.name_help)
         list_parser = actions.add_parser("list", help=self.list_help)
         delete_parser = actions.add_parser(
-            "delete", help=f"delete a {self.kind}; its {self.secret} stops working"
+            self.remove, help=f"{self.remove} a {self.kind}; its {self.secret} stops working"
         )
-        delete_parser.add_argument("name")
+        delete_parser.add_argument("name", help=self.name_help)
         for p, func in ((add_parser, add), (list_parser, listing), (delete_parser, self.delete)):
             p.add_argument("--data", required=True, type=Path, help="the hub's data directory")
             p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -88,9 +89,9 @@ class Credentials(Generic[S]):
                 f"{self.kind} {args.name!r} does not exist: see 'shieldwall {self.command} list'"
             )
         if args.json:
-            print_json({"deleted": args.name})
+            print_json({f"{self.remove}d": args.name})
         else:
-            console().print(f"{self.kind} '{args.name}' deleted")
+            console().print(f"{self.kind} '{args.name}' {self.remove}d")
         return 0
 
 

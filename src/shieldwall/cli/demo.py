@@ -115,7 +115,7 @@ def _run(
     from rich.live import Live
 
     from shieldwall.demo.sweep import ATTACKER, Tally, file_attempt, sweep, wait_all_enforced
-    from shieldwall.demo.view import live_table, summary
+    from shieldwall.demo.view import live_table, second_hit, summary
 
     out = console()
     recent: list[str] = []
@@ -123,7 +123,16 @@ def _run(
 
     def note(event: dict[str, Any]) -> None:
         kind = event.get("event")
-        if kind not in {"detected", "defended", "reported", "enforced", "declined", "hub_started"}:
+        shown = {
+            "detected",
+            "defended",
+            "reported",
+            "enforced",
+            "declined",
+            "alerted",
+            "hub_started",
+        }
+        if kind not in shown:
             return
         who = event.get("member", "hub")
         what = event.get("target") or ", ".join(event.get("targets", [])) or event.get("url", "")
@@ -147,6 +156,7 @@ def _run(
         out.print(
             f"hub {alliance.url} · treaty {args.template} · {args.members} agents {verb} {enforcing}"
         )
+        out.print(f"dashboard {alliance.dashboard}", markup=False, highlight=False)
         done = threading.Event()
         failures: list[Exception] = []
 
@@ -176,6 +186,10 @@ def _run(
         line = wait_all_enforced(alliance, ip)
         out.print()
         out.print(summary(alliance, line, tally))
+        second = alliance.members[1]  # the summary line of early warning, as measured
+        out.print(
+            f"second member hit ({second.name}) stopped the attacker {second_hit(second, ip)}"
+        )
         if line.all_enforced is None:
             raise CLIError(
                 "not every member enforced the decision: see the agents' logs in " + str(root)

@@ -176,6 +176,7 @@ def write_output(flag: str, path: Path, text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from shieldwall.exercise import headline as hl
+    from shieldwall.exercise import ipv6
     from shieldwall.exercise import sweep as sw
     from shieldwall.exercise.report_html import render
 
@@ -225,6 +226,7 @@ def run(args: argparse.Namespace) -> int:
                 if world.self_defence
                 else None
             )
+            counting = ipv6.comparison(config, world, results, treaties, progress=tick)
             swept = [
                 sw.sweep(config, treaties, name, values, progress=tick) for name, values in sweeps
             ]
@@ -238,17 +240,23 @@ def run(args: argparse.Namespace) -> int:
     document = sw.results_document(config, world, results, swept, pure)
     if head is not None:
         document["headline"] = head
+    if counting is not None:
+        document["ipv6_prefix_counting"] = counting
     if args.json is not None:
         write_output("--json", args.json, json.dumps(document, indent=2) + "\n")
     if args.html is not None:
         write_output("--html", args.html, render(document))
     if not args.quiet:
         screen = console()
-        if not screen.is_terminal:  # pipes and CI logs: do not squeeze the table
-            screen = Console(width=170, highlight=False, soft_wrap=True)
-        screen.print(table(document))
+        if not screen.is_terminal or screen.width > WIDTH:  # tables made to fit WIDTH
+            screen = Console(width=WIDTH, highlight=False)
+        for part in tables(document):
+            screen.print(part)
         if "treaties_without_self_defence" in document:
-            screen.print(table(document, "treaties_without_self_defence"))
+            for part in tables(document, "treaties_without_self_defence"):
+                screen.print(part)
+        if counting is not None:
+            screen.print(prefix_counting_table(counting))
         for s in swept:
             screen.print(sweep_table(s))
         if head is not None:
@@ -256,13 +264,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+WIDTH = 100  # the terminal tables fit this many columns: split in two, headers wrap
 COLUMNS = (
     ("attacks_absorbed", "absorbed"),
     ("attacks_blocked", "blocked"),
+    ("possible_gain_captured", "gain captured"),
     ("protection_delay_p50_s", "delay p50 s"),
     ("protection_delay_p95_s", "delay p95 s"),
     ("protection_delay_multi_p50_s", "multi p50 s"),
     ("protection_delay_multi_online_p50_s", "online p50 s"),
+    # -- the second table: what it cost and how the burden was shared
     ("false_bans", "false bans"),
     ("rogue_user_hours", "rogue user-h"),
     ("decisions", "decisions"),
@@ -270,6 +281,43 @@ COLUMNS = (
     ("contribution_gini", "Gini"),
     ("free_rider_gain", "free-rider gain"),
 )
+
+
+def shown(column: str, value: Any) -> str:
+    """A table cell; a share of the possible gain that cannot be measured is "-"."""
+    if value is None and column == "possible_gain_captured":
+        return "-"
+    return figure(value)
+
+
+SPLIT = 7  # COLUMNS[:SPLIT]: what the treaty achieved; the rest: cost and burden
+
+
+def tables(document: dict[str, Any], key: str = "treaties") -> list[Table]:
+    """The results as two tables that each fit :data:`WIDTH` columns; a column with no
+    value in any row, or the same in every row, is left out and said so below."""
+    from shieldwall.exercise.labels import NEVER, informative
+
+    whole = table(document, key)
+    rows = list({**document[key], **document.get("reference", {})}.items())
+    out = []
+    for part, columns in enumerate((COLUMNS[:SPLIT], COLUMNS[SPLIT:])):
+        kept, notes = informative(columns, [r for _, r in rows], figure)
+        t = Table(title=whole.title if part == 0 else None, caption=None)
+        t.add_column("treaty")
+        for _, head in kept:
+            t.add_column(head, justify="right", max_width=12)
+        for name, r in rows:
+            t.add_row(name, *[shown(k, r.get(k)) for k, _ in kept])
+        never = any(r.get(k) is None for _, r in rows for k, _ in kept if "delay" in k)
+        captions = (
+            ([str(whole.caption)] if part == 0 and whole.caption else [])
+            + ([NEVER] if never else [])
+            + [f"left out: {n}" for n in notes]
+        )
+        t.caption = "\n".join(captions) or None
+        out.append(t)
+    return out
 
 
 def table(document: dict[str, Any], key: str = "treaties") -> Table:
@@ -286,8 +334,37 @@ def table(document: dict[str, Any], key: str = "treaties") -> Table:
     t.add_column("treaty")
     for _, head in COLUMNS:
         t.add_column(head, justify="right")
-    for name, r in document[key].items():
-        t.add_row(name, *[figure(r.get(key)) for key, _ in COLUMNS])
+    rows = {**document[key], **document.get("reference", {})}
+    for name, r in rows.items():
+        t.add_row(name, *[shown(key, r.get(key)) for key, _ in COLUMNS])
+    t.caption = (
+        "gain captured: (unilateral absorbed - treaty absorbed) / (unilateral absorbed - "
+        "oracle absorbed); the oracle blocks every attacker at every member once any "
+        "detector catches it"
+    )
+    return t
+
+
+def prefix_counting_table(part: dict[str, Any]) -> Table:
+    """Absorbed events of IPv6 attackers rotating through their /64, counted per address
+    and per /64 (``ipv6_prefix_counting`` in the JSON)."""
+    t = Table(
+        title=f"IPv6 attackers rotating through their /64: {part['ipv6_attackers']:,} "
+        f"attackers, {part['ipv6_addresses']} addresses each, {part['ipv6_events']:,} events"
+    )
+    t.add_column("treaty")
+    for head in ("IPv6 absorbed per address", "IPv6 absorbed per /64", "all absorbed per "
+                 "address", "all absorbed per /64"):  # fmt: skip
+        t.add_column(head, justify="right", max_width=16)
+    for name, r in part["treaties"].items():
+        t.add_row(
+            name,
+            figure(r["absorbed_ipv6_without_prefix_counting"]),
+            figure(r["absorbed_ipv6_with_prefix_counting"]),
+            figure(r["absorbed_without_prefix_counting"]),
+            figure(r["absorbed_with_prefix_counting"]),
+        )
+    t.caption = "per address: detectors and council count single addresses (no prefix counting)"
     return t
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,15 @@ def register(sub: Any) -> None:
         "replicas (default: $SHIELDWALL_BUS, else the setting 'bus'; none)",
     )
     serve.add_argument("--bus-stream", metavar="NAME", help="JetStream stream (default shieldwall)")
+    serve.add_argument(
+        "--advertise",
+        metavar="URL",
+        help="on a PostgreSQL store shared by several nodes: the URL the other nodes "
+        "forward changes to while this one leads (default: the --listen address)",
+    )
+    serve.add_argument(
+        "--ca", type=Path, help="CA certificate (PEM) to trust for the other nodes' https URLs"
+    )
     serve.set_defaults(func=cmd_serve)
 
     replica = actions.add_parser(
@@ -80,9 +88,9 @@ def register(sub: Any) -> None:
 
 
 def _serving_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
-    )
+    from shieldwall import logs
+
+    logs.add_arguments(parser, "info")
     parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
 
@@ -128,26 +136,101 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from shieldwall.bus.base import check_bus_url
     from shieldwall.hub.app import create_app, open_secretariat
     from shieldwall.hub.roles import bus_url, nats_connect, primary_pump
     from shieldwall.interop.mount import interop_routes
 
-    _logging(args.log_level)
+    _logging(args)
     tls = _tls_files(args.tls_cert, args.tls_key)
     try:
-        sec = open_secretariat(args.data)
-        url = bus_url(args.bus, sec.settings)
         stream = check_stream(args.bus_stream, "--bus-stream") if args.bus_stream else None
+        flag_url = check_bus_url(args.bus, "--bus") if args.bus else None  # flags first
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    lock = _lock(args.data)  # before the store is opened: one hub per data directory
+    node = _node(args, tls)
+    try:
+        sec = open_secretariat(args.data) if node is None else node.sec
+        url = flag_url or bus_url(None, sec.settings)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     tasks = []
     if url:
         pump = primary_pump(sec, nats_connect(url, stream or sec.settings.bus_stream))
         tasks.append(pump.run)
-    app = create_app(sec, extra_routes=interop_routes(sec, args.data), tasks=tasks)
+    middleware = []
+    if node is not None:
+        tasks.append(node.run)
+        middleware.append(_forward(sec, node.forward_to, args.ca))
+    app = create_app(
+        sec,
+        extra_routes=interop_routes(sec, args.data),
+        tasks=tasks,
+        middleware=middleware,
+        viewers=_viewers(args.data),
+    )
     role = f", publishing to bus {redact(url)}" if url else ""
-    _run(app, args, tls, f"hub serving treaty [bold]{sec.treaty.name}[/]", sec, role)
+    what = f"hub serving treaty [bold]{sec.treaty.name}[/]"
+    if node is not None:
+        app.state.leadership = node
+        leader = node.leader or "unknown"
+        what += (
+            f" as the leader (epoch {node.epoch})"
+            if node.role == "leader"
+            else f", starting as a standby (leader: {leader})"
+        )
+    _run(app, args, tls, what, sec, role)
+    lock.release()
     return 0
+
+
+def _node(args: argparse.Namespace, tls: tuple[Path, Path] | None) -> Any:
+    """On a PostgreSQL store: this process as one node of the hub (leader or standby)."""
+    import socket
+
+    from shieldwall.hub.settings import load_settings
+    from shieldwall.hub.storage import SETTINGS_FILE, store_spec
+    from shieldwall.store.urls import is_postgres
+
+    try:
+        settings = load_settings(args.data / SETTINGS_FILE)
+        spec = store_spec(settings.store)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    if not is_postgres(spec):
+        return None  # SQLite: one hub, nothing to elect (and no PostgreSQL driver needed)
+    from shieldwall.hub.leadership import open_node
+
+    if args.ca is not None and not args.ca.is_file():
+        raise CLIError(f"--ca {str(args.ca)!r} does not exist: give the nodes' CA certificate")
+    advertise = str(args.advertise or "").rstrip("/")
+    if not advertise:
+        host, port = args.listen
+        if host in ("", "0.0.0.0", "::"):
+            host = socket.getfqdn()
+        shown = f"[{host}]" if ":" in host else host
+        advertise = f"{'https' if tls else 'http'}://{shown}:{port}"
+    elif not advertise.startswith(("http://", "https://")):
+        raise CLIError(
+            f"--advertise {advertise!r} is not a URL: give http://HOST:PORT or https://…"
+        )
+    try:
+        return open_node(settings, spec, advertise)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _forward(sec: Any, primary: Any, ca: Path | None) -> Any:
+    import httpx
+    from starlette.middleware import Middleware
+
+    from shieldwall.hub.forward import ForwardWrites
+
+    client = httpx.AsyncClient(verify=str(ca) if ca else True, timeout=30.0)
+    return Middleware(
+        ForwardWrites, primary=primary, client=client, max_body=sec.settings.max_body_bytes
+    )
 
 
 def cmd_replica(args: argparse.Namespace) -> int:
@@ -170,7 +253,7 @@ def cmd_replica(args: argparse.Namespace) -> int:
     from shieldwall.hub.storage import DB_NAME
     from shieldwall.interop.mount import interop_routes
 
-    _logging(args.log_level)
+    _logging(args)
     tls = _tls_files(args.tls_cert, args.tls_key)
     primary = str(args.primary).rstrip("/")
     if not primary.startswith(("http://", "https://")):
@@ -200,6 +283,7 @@ def cmd_replica(args: argparse.Namespace) -> int:
         console(stderr=True).print(f"[yellow]warning:[/] {exc}; serving the last copy")
     try:
         prepare_replica(args.data, charter, stream)
+        lock = _lock(args.data)
         sec = open_secretariat(args.data)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
@@ -214,16 +298,38 @@ def cmd_replica(args: argparse.Namespace) -> int:
         ticker=False,
         tasks=[follower.run],
         middleware=[forward],
+        viewers=_viewers(args.data),
     )
     what = f"replica of [bold]{sec.treaty.name}[/] (bus {redact(url)} stream {stream})"
     _run(app, args, tls, what, sec, f", changes forwarded to {primary}")
+    lock.release()
     return 0
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+def _viewers(data: Path) -> Any:
+    """The read tokens of the hub in ``data`` (``shieldwall viewers add``)."""
+    from shieldwall.hub.viewers import SQLiteViewers, viewers_path
+
+    try:
+        return SQLiteViewers(viewers_path(data))
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _logging(args: argparse.Namespace) -> None:
+    from shieldwall import logs
+
+    logs.configure(args.log_level, args.log_format)
+
+
+def _lock(data: Path) -> Any:
+    """Hold DATA's lock for the life of this process (CLIError if another hub has it)."""
+    from shieldwall.hub.lock import lock_data_dir
+
+    try:
+        return lock_data_dir(data)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def _run(
@@ -237,8 +343,13 @@ def _run(
     import uvicorn
     from rich.markup import escape
 
+    from shieldwall.hub.server import fit_file_limit, server_options
+
     host, port = args.listen
     scheme = "https" if tls else "http"
+    limit = fit_file_limit(sec.settings.max_connections)
+    if limit.warning:
+        console(stderr=True).print(f"[yellow]warning:[/] {escape(limit.warning)}")
     console(stderr=True).print(
         f"shieldwall {what} on {scheme}://{host}:{port}"
         f" (records in {escape(str(sec.store.path))}{escape(tail)})"
@@ -248,8 +359,10 @@ def _run(
         host=host,
         port=port,
         log_level=args.log_level,
+        log_config=None,  # uvicorn's lines go through our format (logs.configure)
         access_log=False,
         timeout_graceful_shutdown=2,
+        **server_options(sec.settings, limit.connections),
         ssl_certfile=str(tls[0]) if tls else None,
         ssl_keyfile=str(tls[1]) if tls else None,
     )

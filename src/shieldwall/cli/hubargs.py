@@ -16,13 +16,19 @@ def add_hub_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hub",
         default=os.environ.get("SHIELDWALL_HUB", ""),
-        help="hub URL, e.g. http://127.0.0.1:8470 (or SHIELDWALL_HUB)",
+        help="hub URL, e.g. http://127.0.0.1:8470, or its nodes' URLs separated by commas "
+        "(or SHIELDWALL_HUB)",
     )
     parser.add_argument(
         "--ca",
         type=Path,
         default=os.environ.get("SHIELDWALL_CA") or None,
         help="CA certificate (PEM) to trust for an https:// hub (or SHIELDWALL_CA)",
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("SHIELDWALL_TOKEN", ""),
+        help="a read token from 'shieldwall viewers add', to read views (or SHIELDWALL_TOKEN)",
     )
 
 
@@ -70,6 +76,7 @@ class _Client:
                 name=getattr(args, "name", None),
                 key=key,
                 admin_token=token,
+                read_token=getattr(args, "token", "") or None,
                 ca=Path(ca) if ca is not None else None,
             )
         except HubError as exc:

@@ -16,7 +16,7 @@ from shieldwall.signing import SigningKey
 def register(sub: Any) -> None:
     keygen = sub.add_parser("keygen", help="create a member's Ed25519 key (mode 0600)")
     keygen.add_argument("keyfile", type=Path, help="where to write the private key")
-    keygen.add_argument("--json", action="store_true")
+    keygen.add_argument("--json", action="store_true", help="print the result as JSON")
     keygen.set_defaults(func=cmd_keygen)
 
     join = sub.add_parser("join", help="ask a hub to admit this member")
@@ -28,34 +28,44 @@ def register(sub: Any) -> None:
         metavar="CIDR",
         help="an address this member owns (repeat)",
     )
-    join.add_argument("--json", action="store_true")
+    join.add_argument("--json", action="store_true", help="print the result as JSON")
     join.set_defaults(func=cmd_join)
 
     members = sub.add_parser("members", help="the alliance's members")
     actions = add_subparsers(members, "members_action")
     approve = actions.add_parser("approve", help="approve an applicant (secretariat)")
-    approve.add_argument("name")
+    approve.add_argument("name", help="the applicant's name")
     add_admin_args(approve)
-    approve.add_argument("--json", action="store_true")
+    approve.add_argument("--json", action="store_true", help="print the result as JSON")
     approve.set_defaults(func=cmd_approve)
 
+    reject = actions.add_parser("reject", help="reject an applicant (secretariat)")
+    reject.add_argument("name", help="the applicant's name")
+    add_admin_args(reject)
+    reject.add_argument("--json", action="store_true", help="print the result as JSON")
+    reject.set_defaults(func=cmd_reject)
+
     vote = actions.add_parser("vote", help="vote on an applicant (member, signed)")
-    vote.add_argument("applicant")
+    vote.add_argument("applicant", help="the applicant's name")
     vote.add_argument("--reject", action="store_true", help="vote against (default: for)")
     add_member_args(vote)
-    vote.add_argument("--json", action="store_true")
+    vote.add_argument("--json", action="store_true", help="print the result as JSON")
     vote.set_defaults(func=cmd_vote)
 
     suspend = actions.add_parser("suspend", help="suspend a member (secretariat)")
-    suspend.add_argument("name")
-    suspend.add_argument("--reason", default="suspended by the secretariat")
+    suspend.add_argument("name", help="the member's name")
+    suspend.add_argument(
+        "--reason",
+        default="suspended by the secretariat",
+        help="why, recorded with the suspension",
+    )
     add_admin_args(suspend)
-    suspend.add_argument("--json", action="store_true")
+    suspend.add_argument("--json", action="store_true", help="print the result as JSON")
     suspend.set_defaults(func=cmd_suspend)
 
     listing = actions.add_parser("list", help="list members")
     add_hub_args(listing)
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="print the result as JSON")
     listing.set_defaults(func=cmd_list)
 
 
@@ -72,7 +82,8 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"keyfile": str(args.keyfile), "public_key": key.public_key})
     else:
-        print(key.public_key)
+        print(f"private key written to {args.keyfile} (mode 0600): keep it on this member")
+        print(f"public key: {key.public_key}")
     return 0
 
 
@@ -92,6 +103,11 @@ def cmd_join(args: argparse.Namespace) -> int:
 def cmd_approve(args: argparse.Namespace) -> int:
     with client_from(args) as client:
         return _show_member(args, client.approve(args.name), "approved")
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    with client_from(args) as client:
+        return _show_member(args, client.reject(args.name), "rejected")
 
 
 def cmd_vote(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from typing import Any
 from shieldwall.client import HubClient
 from shieldwall.core.treaty import template_text
 from shieldwall.hub.setup import init_hub
+from shieldwall.hub.viewers import SQLiteViewers, new_token, viewers_path
 from shieldwall.procs import free_port, shieldwall_command, start_hub, stop
 from shieldwall.signing import SigningKey
 
@@ -83,6 +84,7 @@ class Alliance:
             for i in range(1, members + 1)
         ]
         self.token = ""
+        self.read_token = ""  # a viewer's: reads the views and the dashboard
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
 
@@ -96,6 +98,16 @@ class Alliance:
 
     def start(self) -> None:
         self.token = init_hub(self.root / "hub", template_text(self.template), self.template)
+        self.read_token = new_token()
+        viewers = SQLiteViewers(viewers_path(self.root / "hub"))
+        try:
+            viewers.add("demo", self.read_token, time.time())
+        finally:
+            viewers.close()
+        # Every demo member joins from this machine's address: let them all past the
+        # hub's per-source join limit.
+        with open(self.root / "hub" / "hub.toml", "a") as settings:
+            settings.write(f"join_burst = {len(self.members)}\n")
         self.hub_proc = start_hub(self.root / "hub", self.port, self.root / "hub.log")
         self._emit(
             {"event": "hub_started", "url": self.url, "treaty": self.template, "t": time.time()}
@@ -162,6 +174,11 @@ class Alliance:
             return (member.root / "agent.err").read_text()[-1000:]
         except OSError:
             return ""
+
+    @property
+    def dashboard(self) -> str:
+        """The dashboard's address; the fragment hands it the read token (never sent)."""
+        return f"{self.url}/#token={self.read_token}"
 
     def stop(self) -> None:
         for member in self.members:  # signal every agent first: they wind down together

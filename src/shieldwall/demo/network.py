@@ -1,8 +1,10 @@
 """Network namespaces for ``shieldwall demo --nftables`` (root only).
 
-Every member gets a namespace (``swd<pid>-m1`` …) holding its address and an sshd
-stand-in (``shieldwall.demo.listener``); the attacker gets one more (``swd<pid>-atk``),
-joined to each member by its own veth pair:
+Every member gets a namespace (``swd<pid>-m1`` …) holding its address and a real
+OpenSSH server (``shieldwall.demo.sshd``; the TCP stand-in ``shieldwall.demo.listener``
+where ``openssh-server`` and ``sshpass`` are not installed); the attacker gets one more
+(``swd<pid>-atk``), joined to each member by its own veth pair, and makes real SSH
+password attempts (or TCP connections to the stand-in):
 
     swd<pid>-atk                                   swd<pid>-m<i>
     lo  10.231.255.66/32 (the attacker)
@@ -25,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from shieldwall.demo.alliance import Member
+from shieldwall.demo.lines import USERS
+from shieldwall.demo.sshd import missing_tools, password_attempt
 
 ATTACKER_ADDRESS = "10.231.255.66"
 SSH_PORT = 22
@@ -66,7 +70,9 @@ def namespaces() -> list[str]:
 
 
 class DemoNetwork:
-    def __init__(self, members: int, prefix: str | None = None) -> None:
+    def __init__(
+        self, members: int, prefix: str | None = None, real_sshd: bool | None = None
+    ) -> None:
         if not 2 <= members <= MAX_MEMBERS:
             raise ValueError(f"--members {members} must be between 2 and {MAX_MEMBERS}")
         self.members = members
@@ -78,6 +84,8 @@ class DemoNetwork:
         self._created: list[str] = []
         self._listeners: list[subprocess.Popen[str]] = []
         self._probe: subprocess.Popen[str] | None = None
+        # a real sshd whenever it (and the attacker's ssh and sshpass) is installed
+        self.real_sshd = not missing_tools() if real_sshd is None else real_sshd
 
     def member_ns(self, index: int) -> str:
         return f"{self.prefix}-m{index}"
@@ -154,8 +162,27 @@ class DemoNetwork:
         return proc
 
     def start_listeners(self, members: Sequence[Member]) -> None:
-        """One sshd stand-in per member namespace, logging to the member's auth.log."""
+        """One sshd (or stand-in) per member namespace, logging to the member's auth.log."""
         for member in members:
+            if self.real_sshd:
+                self._listeners.append(
+                    self._start(
+                        self.member_ns(member.index),
+                        member.root / "sshd.err",
+                        "shieldwall.demo.sshd",
+                        "--address",
+                        member.address,
+                        "--port",
+                        str(SSH_PORT),
+                        "--log",
+                        str(Path(member.log).resolve()),
+                        "--host",
+                        member.name,
+                        "--dir",
+                        str((member.root / "sshd").resolve()),
+                    )
+                )
+                continue
             self._listeners.append(
                 self._start(
                     self.member_ns(member.index),
@@ -173,7 +200,10 @@ class DemoNetwork:
             )
 
     def start_attacker(self, err: Path) -> None:
-        """The attacker's connector; its error output goes to ``err``."""
+        """The attacker's connector; its error output goes to ``err``. With a real sshd
+        every attempt is its own ``ssh`` login: nothing to start."""
+        if self.real_sshd:
+            return
         self._probe = self._start(
             self.attacker_ns,
             err,
@@ -186,9 +216,15 @@ class DemoNetwork:
         )
 
     def attempt(self, member: Member, ip: str, n: int) -> bool:
-        """The TCP strategy (``sweep.Attempt``): True when the connection was dropped."""
+        """The attacker's strategy (``sweep.Attempt``): True when the attempt was dropped."""
         if ip != self.attacker:
             raise ValueError(f"the attacker namespace connects from {self.attacker}, not {ip}")
+        if self.real_sshd:  # a real password login: dropped or refused
+            user = USERS[n % len(USERS)]
+            try:
+                return password_attempt(self.attacker_ns, ip, member.address, SSH_PORT, user)
+            except (OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
+                raise NetworkError(str(exc)) from None
         probe = self._probe
         if probe is None or probe.stdin is None or probe.stdout is None:
             raise NetworkError("the attacker is not running: call start_attacker() first")

@@ -122,6 +122,6 @@ def wait_all_enforced(alliance: Alliance, ip: str = ATTACKER, timeout: float = 2
     while line.all_enforced is None and time.monotonic() < deadline:
         time.sleep(0.05)
         line = timeline(alliance, ip)
-    with HubClient(alliance.url) as viewer:
+    with HubClient(alliance.url, read_token=alliance.read_token) as viewer:
         issued = [d["issued_at"] for d in viewer.decisions(ip=ip)["decisions"]]
     return replace(line, decision=min(issued)) if issued else line

@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from shieldwall.demo.alliance import Alliance
+from shieldwall.demo.alliance import Alliance, Member
 from shieldwall.demo.sweep import Tally, Timeline, timeline
 
 
@@ -55,6 +55,22 @@ def live_table(alliance: Alliance, ip: str, tally: Tally, recent: list[str]) -> 
         )
     log = Text("\n".join(recent[-8:]) or "waiting for the attacker…", style="dim")
     return Group(table, Panel(log, title="alliance log", expand=False))
+
+
+def second_hit(member: Member, ip: str) -> str:
+    """When ``member`` caught ``ip``, as its agent counted: at which failed login, and
+    whether the alliance's alert was in force there by then (measured, not assumed)."""
+    events = list(member.events)
+    caught = next((e for e in events if e["event"] == "detected" and e.get("target") == ip), None)
+    if caught is None:
+        enforced = any(e["event"] == "enforced" and e.get("target") == ip for e in events)
+        return "never: the alliance's decision came first" if enforced else "never"
+    alerted = any(
+        e["event"] == "alerted" and e.get("target") == ip and e["t"] <= caught["t"] for e in events
+    )
+    warned = "on alert" if alerted else "no alert yet"
+    first = "its first attempt" if caught["events"] == 1 else f"failed login {caught['events']}"
+    return f"at {first} ({warned})"
 
 
 def summary(alliance: Alliance, line: Timeline, tally: Tally) -> Table:

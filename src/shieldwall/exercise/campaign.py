@@ -15,7 +15,7 @@ Everything is a NumPy array; nothing here knows about the council.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ SHARES = (
     "targeted_share",
     "low_slow_share",
     "nat_share",
+    "ipv6_share",
 )
 GAPS = ("spread_mean_s", "low_slow_gap_s", "burst_gap_s", "targeted_gap_s", "opportunistic_gap_s")
 
@@ -69,6 +70,9 @@ class CampaignParams:
     innocent_users: int = 5
     # Reports by each rogue against addresses in other members' declared networks.
     rogue_member_reports: int = 5
+    # IPv6 attackers rotating through addresses of their own /64 (shieldwall.exercise.ipv6).
+    ipv6_share: float = 0.0
+    ipv6_addresses: int = 16
 
     def __post_init__(self) -> None:
         check_fields(
@@ -84,6 +88,7 @@ class CampaignParams:
                 (("low_slow_events",), 1, 10_000),
                 (("nat_users", "innocent_users"), 1, 1_000_000),
                 (("rogue_reports", "rogue_member_reports"), 0, 100_000),
+                (("ipv6_addresses",), 1, 65_536),
             ),
         )
         if self.low_slow_share > self.multi_source_share:
@@ -178,7 +183,9 @@ class Campaign:
 
     ``pair_source``/``pair_member`` name each (attacker, victim) pair; ``ev_pair`` and
     ``ev_time`` hold every attack event. Sources carry an integer IPv4 address, a kind
-    and the number of benign users behind the address (0 unless it is shared NAT).
+    and the number of benign users behind the address (0 unless it is shared NAT);
+    IPv6 sources (``src_v6``) are named by ``src_text`` instead (see
+    :mod:`shieldwall.exercise.ipv6`).
     """
 
     params: CampaignParams
@@ -198,6 +205,8 @@ class Campaign:
     ev_pair: NDArray[np.int64]
     innocent_addr: NDArray[np.int64]
     innocent_users: NDArray[np.int64]
+    src_v6: NDArray[np.bool_] | None = None  # None: every source is IPv4
+    src_text: dict[int, str] = field(default_factory=dict)  # IPv6 sources' targets
 
     @property
     def ev_source(self) -> NDArray[np.int64]:

@@ -16,6 +16,10 @@ With local self-defence on (the default), detectors are walked pair by pair in t
 order (:class:`shieldwall.exercise.local.LocalDefence`). Without it the firings are
 the precomputed ones of :func:`shieldwall.exercise.members.detect`, and the engine
 drops those a decision in force would have prevented.
+
+Alerts the council raises reach the members' detectors (self-defence mode); every
+hour members report their exposure (attacks they had to report) to the ledger, and
+the members hosting shared NAT addresses report their users' benign activity.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ import numpy as np
 from shieldwall.core.council import Council
 from shieldwall.core.model import Outcome, Signal
 from shieldwall.core.treaty import Treaty
+from shieldwall.exercise import ipv6
 from shieldwall.exercise import members as mmod
 from shieldwall.exercise.enforce import arrival, arrival_one, protected
 from shieldwall.exercise.local import LocalDefence
 from shieldwall.exercise.timeline import (
+    ALERT,
     APPEAL,
     DET,
     HOUR,
@@ -92,6 +98,7 @@ def check_roster(treaty: Treaty, members: int) -> None:
 def run_treaty(world: World, treaty: Treaty, progress: Progress | None = None) -> Run:
     """Play the world's campaign against ``treaty``; the caller computes metrics."""
     c, m = world.campaign, world.members
+    treaty = ipv6.council_treaty(treaty, m.params.prefix_counting)  # see exercise.ipv6
     council = Council(treaty)
     n = m.count
     names = list(m.names)
@@ -105,9 +112,15 @@ def run_treaty(world: World, treaty: Treaty, progress: Progress | None = None) -
     run = Run(council=council, treaty=treaty, names=names)
     run.index = {name: k for k, name in enumerate(names)}
     run.received = np.zeros(n, dtype=np.int64)
+    run.exposed = np.zeros(n, dtype=np.int64)
+    for name in names:  # every member's agent reports its exposure, none so far
+        council.exposed(name, 0)
+    benign_evidence(run, world, 0.0)
     run.extra.append(np.zeros(n))
 
     local = LocalDefence(run, world) if world.self_defence else None
+    if local is not None:
+        run.on_alert = local.alert
     if local is None:
         det_t, det_pair = world.detections.time, world.detections.pair
     else:  # firings are found as the run goes; only rogue reports are static
@@ -173,7 +186,7 @@ def run_treaty(world: World, treaty: Treaty, progress: Progress | None = None) -
                 )
         while run.heap and run.heap[0][0] < slice_end:
             at, kind, _, payload = heapq.heappop(run.heap)
-            if kind in (DET, SEEN) and local is not None:
+            if kind in (DET, SEEN, ALERT) and local is not None:
                 local.handle(kind, payload, at)
             elif kind == REPORT:
                 report(payload[0], payload[1], payload[3])
@@ -258,6 +271,9 @@ def absorb(run: Run, world: World, out: Outcome, now_rel: float) -> None:
             run.by_source.setdefault(src, []).append(rec)
         if applies is None:
             run.received_all += 1
+            if src >= 0 and run.exposed is not None:
+                # Members whose detectors caught it first had an attack to report.
+                np.add.at(run.exposed, world.caught_before(src, rec.issued), 1)
         elif run.received is not None:
             run.received += applies
         blocks = d.action != "watch"  # nobody notices, or appeals, a watch
@@ -267,6 +283,11 @@ def absorb(run: Run, world: World, out: Outcome, now_rel: float) -> None:
             host = int(c.src_host[src])
             if host >= 0 and world.is_permanent(run, host):
                 run.push(rec.issued + float(m.response_s[host]), VETO, (d.id, host, "", 0.0))
+    for a in out.alerts:
+        src = world.lookup(a.target)[0]
+        run.alerts.append((src, a))
+        if src >= 0 and run.on_alert is not None:
+            run.on_alert(src, a)
     for r in out.revocations:
         revoked = run.by_id.get(r.decision_id)
         if revoked is not None:
@@ -307,17 +328,40 @@ def corroborate(run: Run, world: World, target: str, reporters: set[str], opened
         run.push(t, SIG, (who, -1, target, t))
 
 
+def benign_evidence(run: Run, world: World, now_rel: float) -> None:
+    """Members report the benign activity they saw in the last hour (counts only).
+
+    The benign users behind a shared NAT address are customers of the member hosting
+    it (``src_host``): each logs in there about once an hour, so the host reports one
+    benign event per user per hour. Free riders report it too: it shields their own
+    customers, and a free rider is one that does not report attacks.
+    """
+    c = world.campaign
+    hosts = np.flatnonzero((c.src_users > 0) & (c.src_host >= 0))
+    for src in hosts.tolist():
+        host = int(c.src_host[src])
+        run.council.benign(
+            run.names[host], world.source_text(src), int(c.src_users[src]), T0 + now_rel
+        )
+
+
 def hourly(run: Run, world: World, now_rel: float) -> None:
-    """Report consumption to the ledger and read standing (delays, suspensions)."""
+    """Report consumption, exposure (attacks each member had to report) and benign
+    evidence to the council, and read standing (delays, suspensions)."""
     m = world.members
     council = run.council
     now = T0 + now_rel
+    benign_evidence(run, world, now_rel)
     if run.received is not None:
         got = run.received + run.received_all
         for k in np.flatnonzero(got).tolist():
             council.received(run.names[k], int(got[k]))
         run.received[:] = 0
         run.received_all = 0
+    if run.exposed is not None:
+        for k in np.flatnonzero(run.exposed).tolist():
+            council.exposed(run.names[k], int(run.exposed[k]))
+        run.exposed[:] = 0
     extra = np.zeros(m.count)
     delay = run.treaty.burden.delay
     for idx, name in enumerate(run.names):

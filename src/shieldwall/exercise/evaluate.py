@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from shieldwall.exercise import ipv6
 from shieldwall.exercise import metrics as mx
 from shieldwall.exercise.campaign import KIND_NAMES
 from shieldwall.exercise.enforce import effective, passes_throttle
@@ -165,7 +166,7 @@ def evaluate(run: Run, world: World) -> mx.TreatyResult:
     absorbed_by_kind = {
         KIND_NAMES[k]: int(((kinds == k) & ~blocked).sum()) for k in range(len(KIND_NAMES))
     }
-    series = _series(absorbed_times, end, delays, contribution)
+    plots = series(absorbed_times, end, delays, contribution)
     n_blocked = int(blocked.sum())
     return mx.TreatyResult(
         treaty=run.treaty.name,
@@ -195,14 +196,17 @@ def evaluate(run: Run, world: World) -> mx.TreatyResult:
         free_rider_gain=round(free_p / contrib_p, 4) if contrib_p > 0 else 0.0,
         standing=standing,
         absorbed_by_kind=absorbed_by_kind,
-        series=series,
+        series=plots,
         self_defence=world.self_defence,
         local_bans=len(run.local_pair),
         blocked_locally_only=int((local & ~by_treaty).sum()),
+        alerts=len(run.alerts),
+        alert_firings=run.alert_firings,
+        absorbed_ipv6=ipv6.absorbed(c, blocked),
     )
 
 
-def _series(
+def series(
     absorbed_times: np.ndarray, end: float, delays: np.ndarray, contribution: np.ndarray
 ) -> dict[str, Any]:
     t, cum = mx.cumulative(absorbed_times, end)

@@ -48,9 +48,11 @@ class MemberParams:
     throttle_pass_every: int = 10
     self_defence: bool = True
     self_defence_ban_s: float = 3_600.0
+    # Detectors count IPv6 attackers per /64 as well (shieldwall.exercise.ipv6).
+    prefix_counting: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("collude", "self_defence"):
+        for name in ("collude", "self_defence", "prefix_counting"):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise ValueError(f"{name}={value!r} is not a boolean: give true or false")

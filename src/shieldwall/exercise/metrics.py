@@ -149,6 +149,10 @@ class TreatyResult:
     self_defence: bool = False  # members banned what their own detectors caught
     local_bans: int = 0  # local self-defence bans (member, attacker, time)
     blocked_locally_only: int = 0  # events only a local ban stopped
+    possible_gain_captured: float | None = None  # see shieldwall.exercise.oracle
+    alerts: int = 0  # alerts the council raised (treaty [alert] clause)
+    alert_firings: int = 0  # members' local firings an alert brought forward
+    absorbed_ipv6: int = 0  # absorbed events from IPv6 attackers (exercise.ipv6)
 
     def as_json(self, series: bool = False) -> dict[str, Any]:
         out = asdict(self)

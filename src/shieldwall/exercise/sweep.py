@@ -1,6 +1,7 @@
 """Comparing treaties and sweeping one parameter at a time, with the same seed.
 
-Treaty parameters (``quorum``, ``window``) are changed by rewriting the treaty's TOML
+Treaty parameters (``quorum``, ``window``, ``alert`` 0/1, ``alert_window``,
+``alert_maxretry``) are changed by rewriting the treaty's TOML
 and loading it again with :func:`shieldwall.core.treaty.load_treaty`, so a swept
 treaty is validated exactly like one an operator writes.
 """
@@ -20,9 +21,17 @@ from shieldwall.exercise import members as mmod
 from shieldwall.exercise.engine import check_roster, run_treaty
 from shieldwall.exercise.evaluate import evaluate
 from shieldwall.exercise.metrics import TreatyResult
+from shieldwall.exercise.oracle import oracle, with_gain
 from shieldwall.exercise.world import Config, World
 
-TREATY_KEYS = {"quorum": ("collective", "quorum"), "window": ("collective", "window")}
+TREATY_KEYS = {
+    "quorum": ("collective", "quorum"),
+    "window": ("collective", "window"),
+    "alert": ("alert", "enabled"),
+    "alert_window": ("alert", "window"),
+    "alert_maxretry": ("alert", "maxretry"),
+}
+WHOLE_KEYS = ("quorum", "alert_maxretry")  # treaty keys that take whole numbers
 CONFIG_KEYS = ("members", "slice_s", "appeal_after_s")
 MAX_POINTS = 50
 
@@ -119,7 +128,12 @@ def load(spec: str, changes: dict[str, Any] | None = None) -> Treaty:
     text = treaty_text(spec)
     for name, value in (changes or {}).items():
         section, key = TREATY_KEYS[name]
-        literal = str(whole(name, value)) if name == "quorum" else f'"{float(value):g}s"'
+        if name in WHOLE_KEYS:
+            literal = str(whole(name, value))
+        elif name == "alert":
+            literal = "true" if cast(name, bool, value) else "false"
+        else:
+            literal = f'"{float(value):g}s"'
         text = override(text, section, key, literal)
     return load_treaty(text, source=f"treaty {spec}" + (f" with {changes}" if changes else ""))
 
@@ -205,14 +219,15 @@ def compare(
     progress: Progress | None = None,
     world: World | None = None,
 ) -> tuple[World, dict[str, TreatyResult]]:
-    """Every treaty against the same world."""
+    """Every treaty against the same world, each with the share of the oracle's possible
+    gain it captured (:mod:`shieldwall.exercise.oracle`)."""
     loaded = [load(spec, changes) for spec in treaties]
     world = world or World(config)
     out: dict[str, TreatyResult] = {}
     for spec, treaty in zip(treaties, loaded, strict=True):
         name = label(spec)
         out[name] = evaluate(run_treaty(world, treaty, ticker(progress, name)), world)
-    return world, out
+    return world, with_gain(out, oracle(world))
 
 
 def sweep(
@@ -255,12 +270,14 @@ def results_document(
     """The JSON document: parameters and seed at the top, one entry per treaty.
 
     ``pure`` (results without local self-defence on the same world) goes under
-    ``treaties_without_self_defence``.
+    ``treaties_without_self_defence``; the oracle's row (the limit on this world) under
+    ``reference.oracle``.
     """
     stats = cmod.stats(world.campaign)
     extra = {}
     if pure is not None:
         extra["treaties_without_self_defence"] = {n: r.as_json() for n, r in pure.items()}
+    limit = oracle(world)
     return {
         "seed": config.seed,
         **{k: v for k, v in config.as_dict().items() if k != "seed"},
@@ -269,6 +286,8 @@ def results_document(
         },
         "treaties": {name: r.as_json() for name, r in results.items()},
         **extra,
+        "reference": {limit.treaty: limit.as_json()},
         "series": {name: r.series for name, r in results.items()},
+        "reference_series": {limit.treaty: limit.series},
         "sweeps": sweeps,
     }

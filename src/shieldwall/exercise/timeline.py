@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from shieldwall.core.council import Council
-from shieldwall.core.model import Decision
+from shieldwall.core.model import Alert, Decision
 from shieldwall.core.treaty import Treaty
 
 T0 = 1_700_000_000.0  # virtual epoch of the campaign (2023-11-14)
@@ -31,7 +32,8 @@ Payload = tuple[int, int, str, float]
 # report reaches the hub; DET: a member's detector may fire (self-defence mode); SEEN:
 # it fires on what a throttle lets through; TICK: the council has something due
 # (a deliberation ends), as the hub's ticker would notice.
-SIG, VETO, APPEAL, REPORT, DET, SEEN, TICK = 0, 1, 2, 3, 4, 5, 6
+# ALERT: a member's detector may fire early on an alerted source (self-defence mode).
+SIG, VETO, APPEAL, REPORT, DET, SEEN, TICK, ALERT = 0, 1, 2, 3, 4, 5, 6, 7
 
 
 @dataclass
@@ -66,11 +68,19 @@ class Run:
     revocations: int = 0
     received: NDArray[np.int64] | None = None
     received_all: int = 0
+    # Attacks each member had to report since the last hour (ledger exposure).
+    exposed: NDArray[np.int64] | None = None
     heap: list[tuple[float, int, int, Payload]] = field(default_factory=list)
     seq: int = 0
     # Local self-defence: (pair, time the member's detector fired and it banned).
     local_pair: list[int] = field(default_factory=list)
     local_time: list[float] = field(default_factory=list)
+
+    # Alerts the council raised, with the source they name (-1: not an attacker).
+    alerts: list[tuple[int, Alert]] = field(default_factory=list)
+    # Called with each alert on an attacking source (members apply it to detection).
+    on_alert: Callable[[int, Alert], None] | None = None
+    alert_firings: int = 0  # local firings an alert brought forward
 
     horizon: float = math.inf
 

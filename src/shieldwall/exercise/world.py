@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from shieldwall.exercise import campaign as cmod
+from shieldwall.exercise import ipv6
 from shieldwall.exercise import members as mmod
 
 if TYPE_CHECKING:
@@ -75,14 +76,19 @@ class World:
         self.slice_s = config.slice_s
         self.appeal_after_s = config.appeal_after_s
         b = config.behaviour
-        self.campaign = campaign or cmod.generate(
-            config.campaign, config.members, config.seed, rogues=b.rogue, collude=b.collude
-        )
         self.members = members or mmod.build(
             b, config.members, config.seed, config.campaign.duration_s
         )
+        self.campaign = ipv6.rotate(
+            campaign
+            or cmod.generate(
+                config.campaign, config.members, config.seed, rogues=b.rogue, collude=b.collude
+            ),
+            self.members.params.prefix_counting,
+        )
         self.detections = mmod.detect(self.campaign, self.members)
         self._candidates: mmod.Candidates | None = None
+        self._first_fire: NDArray[np.float64] | None = None
         self.rogue = mmod.rogue_reports(self.campaign, self.members, config.seed)
         c = self.campaign
         self._src_text: dict[int, str] = {}
@@ -113,6 +119,25 @@ class World:
             self._candidates = mmod.candidates(self.campaign, self.members)
         return self._candidates
 
+    @property
+    def first_fire(self) -> NDArray[np.float64]:
+        """Per pair: when the member's detector first fires on the source, nothing
+        blocked (inf: never)."""
+        if self._first_fire is None:
+            cand = self.candidates
+            has = cand.hi > cand.lo
+            out = np.full(cand.lo.size, np.inf)
+            out[has] = cand.time[cand.lo[has]]
+            self._first_fire = out
+        return self._first_fire
+
+    def caught_before(self, src: int, t: float) -> NDArray[np.int64]:
+        """Members whose detectors fired on source ``src`` before ``t`` (nothing blocked)."""
+        c = self.campaign
+        lo = int(np.searchsorted(c.pair_source, src, side="left"))
+        hi = int(np.searchsorted(c.pair_source, src, side="right"))
+        return c.pair_member[lo:hi][self.first_fire[lo:hi] < t]
+
     def variant(self, self_defence: bool) -> World:
         """The same world (attackers, members, links, rogue plots) with local
         self-defence switched on or off."""
@@ -135,7 +160,9 @@ class World:
     def source_text(self, src: int) -> str:
         text = self._src_text.get(src)
         if text is None:
-            text = cmod.address_text(int(self.campaign.src_addr[src]))
+            text = self.campaign.src_text.get(src) or cmod.address_text(
+                int(self.campaign.src_addr[src])
+            )
             self._src_text[src] = text
         return text
 
@@ -147,6 +174,9 @@ class World:
         if self._targets is None:
             c = self.campaign
             table = {cmod.address_text(int(a)): (i, -1) for i, a in enumerate(c.src_addr)}
+            for i in c.src_text:  # IPv6 sources: their text, never their IPv4 placeholder
+                table.pop(cmod.address_text(int(c.src_addr[i])), None)
+            table.update((text, (i, -1)) for i, text in c.src_text.items())
             for k, a in enumerate(c.innocent_addr):
                 table[cmod.address_text(int(a))] = (-1, k)
             self._targets = table
