@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.bench_hub import SENDERS, _enrol, ingest, stream_delay
+from benchmarks.bench_hub import SENDERS, _enrol, ingest, open_enrolment, stream_delay
 from shieldwall.bus.jetstream import delete_stream
 from shieldwall.core.treaty import template_text
 from shieldwall.hub.setup import init_hub
@@ -68,6 +68,7 @@ def run() -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="sw-bench-bus-") as tmp:
         data = Path(tmp) / "primary"
         token = init_hub(data, template_text("nato"), "nato")
+        open_enrolment(data)
         port = free_port()
         primary = start_hub(data, port, Path(tmp) / "primary.log", extra=bus)
         url = f"http://127.0.0.1:{port}"

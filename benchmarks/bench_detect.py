@@ -5,6 +5,10 @@ then measures lines/s of the built-in engine, of our fail2ban engine running Deb
 sshd filter, and of ``fail2ban-regex`` on the same file with the same filter (when
 installed), plus memory in an attack storm of distinct addresses.
 
+The alert-storm case (:mod:`benchmarks.storm_detect`) times whole commands on sshd
+logs where 10%, 40% and 80% of the lines are attacks, side by side with
+``fail2ban-regex`` and CrowdSec's own replay.
+
     python -m benchmarks.bench_detect        (SHIELDWALL_BENCH_LINES=N to change size)
 """
 
@@ -22,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import storm_detect
 from shieldwall.agent.detect import DetectionEngine
 from shieldwall.agent.sources import replay_chunks
 from shieldwall.interop.fail2ban.engine import FilterEngine
@@ -275,6 +280,7 @@ def run() -> dict[str, float]:
                     figures["builtin_lines_per_s"] / figures["fail2ban_regex_lines_per_s"], 1
                 )
     figures.update(_bench_storm())
+    figures.update(storm_detect.run())
     return figures
 
 

@@ -41,9 +41,17 @@ SENDERS = 2
 def _hub(tmp: Path) -> tuple[str, str, Any]:
     data = tmp / "hub"
     token = init_hub(data, template_text("nato"), "nato")
+    open_enrolment(data)
     port = free_port()
     proc = start_hub(data, port, tmp / "hub.log")
     return f"http://127.0.0.1:{port}", token, proc
+
+
+def open_enrolment(data: Path) -> None:
+    """The benchmarks enrol up to 1,000 members from one address: lift the hub's
+    per-source join limit for them."""
+    with open(data / "hub.toml", "a") as settings:
+        settings.write("join_burst = 100000\n")
 
 
 def _enrol(url: str, token: str, names: list[str], prefix: str) -> dict[str, SigningKey]:

@@ -1,5 +1,6 @@
 """The hub over real HTTP on PostgreSQL: signal ingest per second, measured exactly as
-``bench_hub`` measures it on SQLite (same senders, batches and duration).
+``bench_hub`` measures it on SQLite (same senders, batches and duration), with a
+SQLite hub measured in the same run, side by side.
 
 Needs a server: ``SHIELDWALL_TEST_PG=postgresql://USER@HOST[:PORT]/DATABASE``. The hub
 gets a schema of its own there, dropped afterwards. Without the variable the
@@ -13,7 +14,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_hub import SENDERS, _enrol, ingest
+from benchmarks.bench_hub import SENDERS, _enrol, _hub, ingest
 from shieldwall.core.treaty import template_text
 from shieldwall.hub.setup import init_hub
 from shieldwall.procs import free_port, start_hub, stop
@@ -48,9 +49,18 @@ def run() -> dict[str, float]:
     finally:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with tempfile.TemporaryDirectory(prefix="sw-bench-store-") as tmp:
+        hub, token, proc = _hub(Path(tmp))
+        try:
+            senders = _enrol(hub, token, [f"sender-{i}" for i in range(SENDERS)], "100.66")
+            sqlite = ingest(hub, senders)
+        finally:
+            stop(proc)
     return {
         "pg_http_ingest_signals_per_s": figures["hub_http_ingest_signals_per_s"],
         "pg_http_ingest_signals": figures["hub_http_ingest_signals"],
+        "sqlite_http_ingest_signals_per_s": sqlite["hub_http_ingest_signals_per_s"],
+        "sqlite_http_ingest_signals": sqlite["hub_http_ingest_signals"],
     }
 
 

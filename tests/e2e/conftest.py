@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from shieldwall.client import HubClient, HubError
+from shieldwall.client.hub import next_seq
 from shieldwall.procs import free_port, start_hub, stop
 from shieldwall.signing import SigningKey
 
@@ -75,14 +76,32 @@ def hub_process(tmp_path: Path) -> Iterator[HubProcess]:
     hub.stop()
 
 
+@dataclass
+class Batch:
+    """One signed batch a burst sent: ``acked`` once the hub answered it with 200."""
+
+    member: str
+    seq: int
+    signals: list[dict[str, Any]]
+    acked: bool = False
+    decisions: tuple[int, ...] = ()
+
+    def ids(self) -> list[tuple[str, str, str]]:
+        """(member, target, scenario) of each signal: unique across a burst."""
+        return [(self.member, s["target"], s["scenario"]) for s in self.signals]
+
+
 class Burst:
     """Members sending batches of 50 signals as fast as the hub takes them, in threads.
 
-    ``acked`` holds what the hub acknowledged (signals accepted, decisions issued); a
-    refused or failed batch is retried after a pause, as an agent's outbox would.
+    Every batch is kept (``batches``) with whether the hub acknowledged it. A member's
+    targets never repeat, so (member, target, scenario) names one signal; members share
+    targets, so their reports also make decisions. A thread stops at its first failed
+    batch (the hub is down): that batch is in doubt and :meth:`resend` sends it again
+    under the same sequence number, as an agent's outbox would.
     """
 
-    def __init__(self, hub: HubProcess, names: Sequence[str]) -> None:
+    def __init__(self, hub: HubProcess, names: Sequence[str], size: int = 50) -> None:
         self.clients: dict[str, HubClient] = {}
         with HubClient(hub.url, admin_token=hub.token) as admin:
             for i, name in enumerate(names):
@@ -90,11 +109,31 @@ class Burst:
                 client.join([f"192.0.2.{50 + i}"])
                 admin.approve(name)
                 self.clients[name] = client
-        self.accepted = 0
-        self.decided: set[int] = set()
+        self.size = size
+        self.batches: list[Batch] = []
+        self.in_flight = 0
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._threads = [threading.Thread(target=self._send, args=(n,)) for n in names]
+
+    @property
+    def acked(self) -> list[Batch]:
+        with self._lock:
+            return [b for b in self.batches if b.acked]
+
+    @property
+    def in_doubt(self) -> list[Batch]:
+        with self._lock:
+            return [b for b in self.batches if not b.acked]
+
+    @property
+    def decided(self) -> set[int]:
+        return {i for b in self.acked for i in b.decisions}
+
+    def busy(self, acked: int) -> bool:
+        """At least ``acked`` batches acknowledged and a request in flight right now."""
+        with self._lock:
+            return self.in_flight > 0 and sum(b.acked for b in self.batches) >= acked
 
     def start(self) -> None:
         for t in self._threads:
@@ -109,18 +148,35 @@ class Burst:
         for client in self.clients.values():
             client.close()
 
+    def resend(self, batch: Batch) -> str:
+        """Send an in-doubt batch again with its sequence number: 'accepted' or the
+        hub's refusal code (``replayed`` when the hub had stored it before the kill)."""
+        try:
+            result = self.clients[batch.member].submit(batch.signals, seq=batch.seq)
+        except HubError as exc:
+            return exc.code or str(exc)
+        batch.acked, batch.decisions = True, tuple(result["decisions"])
+        return "accepted"
+
     def _send(self, name: str) -> None:
-        i = 0
+        n = 0
         while not self._done.is_set():
             at = time.time()
-            targets = [f"203.0.{(i // 200) % 250}.{(i + j) % 250 + 1}" for j in range(50)]
+            targets = [
+                f"203.0.{((n + j) // 250) % 250}.{(n + j) % 250 + 1}" for j in range(self.size)
+            ]
+            n += self.size
             signals = [{"target": t, "scenario": "ssh-bruteforce", "at": at} for t in targets]
-            try:
-                result = self.clients[name].submit(signals)
-            except HubError:
-                time.sleep(0.05)  # hub down: an agent's outbox would retry
-                continue
+            batch = Batch(name, next_seq(), signals)
             with self._lock:
-                self.accepted += result["accepted"]
-                self.decided.update(result["decisions"])
-            i += 50
+                self.batches.append(batch)
+                self.in_flight += 1
+            try:
+                result = self.clients[name].submit(signals, seq=batch.seq)
+            except HubError:
+                return  # the hub is down: this batch stays in doubt
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
+            with self._lock:
+                batch.acked, batch.decisions = True, tuple(result["decisions"])

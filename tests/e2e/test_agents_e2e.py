@@ -24,6 +24,7 @@ import pytest
 from shieldwall.client import HubClient
 from shieldwall.procs import shieldwall_command
 from tests.conftest import require_tool
+from tests.waiting import wait
 
 from .conftest import HubProcess, cli
 
@@ -116,24 +117,20 @@ path = "blocklist.txt"
         }
 
     def wait_for(self, predicate: Callable[[dict], bool], timeout: float = WAIT) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for event in list(self.events):
-                if predicate(event):
-                    return event
+        found: list[dict] = []
+
+        def seen() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 err = self.proc.stderr.read() if self.proc.stderr else ""
                 raise AssertionError(f"agent {self.name} exited: {err}")
-            time.sleep(0.02)
-        raise AssertionError(f"{self.name}: no matching event in {self.events[-20:]}")
+            found[:] = [e for e in list(self.events) if predicate(e)][:1]
+            return bool(found)
+
+        wait(seen, timeout, f"a matching event from {self.name}", lambda: self.events[-20:])
+        return found[0]
 
     def wait_blocked(self, ip: str, timeout: float = WAIT) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if ip in self.blocked():
-                return
-            time.sleep(0.02)
-        raise AssertionError(f"{self.name} does not block {ip}: {self.blocked()}")
+        wait(lambda: ip in self.blocked(), timeout, f"{self.name} blocking {ip}", self.blocked)
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -184,13 +181,26 @@ def members(hub_process: HubProcess, tmp_path: Path) -> Iterator[list[AgentProce
 def test_attack_on_two_members_is_enforced_by_the_third(members: list[AgentProcess]) -> None:
     one, two, three = members
     one.attack("203.0.113.9")
-    one.wait_for(lambda e: e["event"] == "reported" and "203.0.113.9" in e["targets"])
+    lone = one.wait_for(lambda e: e["event"] == "reported" and "203.0.113.9" in e["targets"])
     one.wait_blocked("203.0.113.9")  # local self-defence does not wait for the alliance
+    # The hub acknowledged the lone report and opened a consultation, deciding nothing:
+    # there is nothing member3 could enforce, and it enforces nothing.
+    assert lone["accepted"] >= 1 and lone["decisions"] == []
+    with HubClient(one.hub.url, admin_token=one.hub.token) as viewer:
+        opened = [c["target"] for c in viewer.consultations()["consultations"]]
+        assert opened == ["203.0.113.9"], "the hub processed the lone report"
+        assert viewer.decisions(ip="203.0.113.9")["decisions"] == []
     assert "203.0.113.9" not in three.blocked(), "one report alone decides nothing under nato"
     two.attack("203.0.113.9")
     three.wait_blocked("203.0.113.9")
     for agent in members:
         agent.wait_blocked("203.0.113.9")
+    # member3 blocks because of the quorum decision the second report made, not before.
+    with HubClient(one.hub.url, admin_token=one.hub.token) as viewer:
+        (decision,) = viewer.decisions(ip="203.0.113.9")["decisions"]
+    assert sorted(decision["members"]) == ["member1", "member2"]
+    enforced = [e for e in three.events if e["event"] == "enforced"]
+    assert [e["decision"] for e in enforced if e["target"] == "203.0.113.9"] == [decision["id"]]
     # The members' own addresses are never blocked, whatever is reported: the hub
     # records the second report as a dispute (proof it has handled both), decides
     # nothing, and member3 blocks nothing.
@@ -205,7 +215,7 @@ def test_attack_on_two_members_is_enforced_by_the_third(members: list[AgentProce
         if e["event"] == "reported" and "192.0.2.13" in e["targets"]
     ]
     assert sum(disputes) >= 1, disputes
-    with HubClient(one.hub.url) as viewer:
+    with HubClient(one.hub.url, admin_token=one.hub.token) as viewer:
         assert viewer.decisions(ip="192.0.2.13")["decisions"] == []
     assert "192.0.2.13" not in three.blocked()
 
@@ -222,7 +232,7 @@ def test_hub_down_for_30s_loses_nothing(
     time.sleep(30)  # the outage itself: what this test is about, not a wait for a result
     hub_process.start()
     three.wait_blocked("198.51.100.23")
-    with HubClient(hub_process.url) as viewer:
+    with HubClient(hub_process.url, admin_token=hub_process.token) as viewer:
         decision = viewer.decisions(ip="198.51.100.23")["decisions"][0]
     assert sorted(decision["members"]) == ["member1", "member2"]
 

@@ -73,7 +73,7 @@ def test_tcp_attempts_reach_the_listener_until_nftables_drops_them(tmp_path: Pat
     require_tool("ip")
     require_tool("nft")
     prefix = f"swdt{os.getpid() % 100000}"
-    network = DemoNetwork(2, prefix=prefix)
+    network = DemoNetwork(2, prefix=prefix, real_sshd=False)  # the TCP stand-in
     members = [
         Member(f"member{i}", member_address(i), tmp_path / f"member{i}", index=i) for i in (1, 2)
     ]

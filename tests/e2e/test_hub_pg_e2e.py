@@ -1,9 +1,10 @@
 """A real hub process on PostgreSQL: ``hub init --store URL``, ``hub serve``, two
-members' reports make a decision, a second hub on the same database is refused, and a
-``kill -9`` followed by a restart loses nothing that was acknowledged."""
+members' reports make a decision, a second hub on the same database starts as a warm
+standby, and a ``kill -9`` followed by a restart loses nothing that was acknowledged."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from shieldwall.procs import free_port
 from shieldwall.signing import SigningKey
 from tests.conftest import require_env
 from tests.store.pg import scratch_schema
+from tests.waiting import wait
 
 from .conftest import HubProcess, cli, cli_json
 
@@ -43,7 +45,7 @@ def _signal(target: str, scenario: str = "ssh-bruteforce") -> dict[str, object]:
     return {"target": target, "scenario": scenario, "at": time.time(), "events": 6}
 
 
-def test_pg_hub_decides_refuses_a_second_hub_and_survives_kill9(
+def test_pg_hub_decides_keeps_a_standby_and_survives_kill9(
     pg_hub: tuple[HubProcess, str],
 ) -> None:
     hub, url = pg_hub
@@ -62,23 +64,33 @@ def test_pg_hub_decides_refuses_a_second_hub_and_survives_kill9(
         for i in range(20):  # batches large enough to go through COPY
             batch = [_signal(f"198.51.100.{(i * 10 + j) % 250 + 1}", "scan") for j in range(50)]
             accepted += clients["alpha"].submit(batch)["accepted"]
-        with HubClient(hub.url) as viewer:
+        with HubClient(hub.url, admin_token=hub.token) as viewer:
             before = viewer.get("/healthz")
             assert [d["id"] for d in viewer.decisions()["decisions"]] == decided
 
+        # A copy of the data directory (its own lock file) names the same database:
+        # it starts as a standby with the same state; the same directory is refused.
+        other = hub.data.parent / "hub-copy"
+        shutil.copytree(hub.data, other, ignore=shutil.ignore_patterns("hub.lock"))
+        standby = HubProcess(other, free_port(), hub.token, hub.log.with_name("standby.log"))
+        standby.start()
+        try:
+            with HubClient(standby.url, admin_token=hub.token) as viewer:
+                seen = viewer.get("/healthz")
+                assert (seen["role"], seen["epoch"]) == ("standby", 0)
+                assert seen["last_event_id"] == before["last_event_id"]
+                assert seen["members"] == 2
+                assert [d["id"] for d in viewer.decisions()["decisions"]] == decided
+        finally:
+            standby.stop()
         second = cli(
-            "hub",
-            "serve",
-            "--data",
-            str(hub.data),
-            "--listen",
-            f"127.0.0.1:{free_port()}",
+            "hub", "serve", "--data", str(hub.data), "--listen", f"127.0.0.1:{free_port()}",
             check=False,
-        )
+        )  # fmt: skip
         lines = [line for line in second.stderr.splitlines() if line.strip()]
         assert second.returncode != 0
         assert len(lines) == 1, second.stderr
-        assert "another hub is using this database: stop it or use another database" in lines[0]
+        assert f"data directory {str(hub.data)!r} is in use by another hub (pid " in lines[0]
 
         hub.kill9()
         with psycopg.connect(url) as db:
@@ -87,12 +99,13 @@ def test_pg_hub_decides_refuses_a_second_hub_and_survives_kill9(
         assert row is not None and row[0] == accepted
         assert ids == decided
 
-        hub.start()  # waits for the server to drop the killed hub's lock
-        with HubClient(hub.url) as viewer:
+        hub.start()  # starts as a standby, and leads once the killed node's lease lapses
+        with HubClient(hub.url, admin_token=hub.token) as viewer:
+            wait(lambda: viewer.get("/healthz")["role"] == "leader", what="the node to lead")
             after = viewer.get("/healthz")
             assert after["members"] == 2
             assert after["last_event_id"] == before["last_event_id"]
-            assert after["schema_version"] == before["schema_version"] == 2
+            assert after["schema_version"] == before["schema_version"] == 3
             assert [d["id"] for d in viewer.decisions()["decisions"]] == decided
         assert clients["alpha"].submit([_signal("203.0.113.200")])["accepted"] == 1
     finally:

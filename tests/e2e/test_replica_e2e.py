@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,14 +72,21 @@ def caught_up(primary: HubProcess, replica: HubProcess) -> bool:
         return False
 
 
-def consumed(url: str, member: str) -> int:
-    with HubClient(url) as client:
+def applied(replica: HubProcess) -> int:
+    try:
+        return int(health(replica.url)["bus"]["applied_input"])
+    except (httpx.HTTPError, KeyError, TypeError, ValueError):
+        return 0
+
+
+def consumed(url: str, member: str, token: str) -> int:
+    with HubClient(url, admin_token=token) as client:
         entries = client.get("/v1/ledger")["ledger"]
     return int(next(e["consumption"] for e in entries if e["member"] == member))
 
 
-def decisions(url: str) -> list[tuple[int, str]]:
-    with HubClient(url) as client:
+def decisions(url: str, token: str) -> list[tuple[int, str]]:
+    with HubClient(url, admin_token=token) as client:
         return [(d["id"], d["target"]) for d in client.decisions()["decisions"]]
 
 
@@ -88,7 +94,7 @@ def test_members_work_through_a_replica(
     primary: HubProcess, replica: HubProcess, tmp_path: Path
 ) -> None:
     keys = _members(replica, tmp_path)  # join and approval forwarded to the primary
-    with HubClient(primary.url) as viewer:
+    with HubClient(primary.url, admin_token=primary.token) as viewer:
         names = [m["name"] for m in viewer.members()["members"]]
     assert names == ["alpha", "bravo", "charlie"], "recorded by the primary"
 
@@ -114,10 +120,14 @@ def test_members_work_through_a_replica(
     ], "the replica streams the primary's events, with the same ids"
     # charlie received the decision twice, once from each hub: the replica's receipt
     # reaches the primary's ledger (burden sharing counts what replicas stream).
-    wait(lambda: consumed(primary.url, "charlie") == 2, what="charlie's receipts")
+    wait(lambda: consumed(primary.url, "charlie", primary.token) == 2, what="charlie's receipts")
     wait(lambda: caught_up(primary, replica), what="replica caught up")
-    assert consumed(replica.url, "charlie") == 2
-    with HubClient(replica.url) as r, HubClient(primary.url) as p:
+    assert consumed(replica.url, "charlie", primary.token) == 2
+    token = primary.token  # the replica keeps the primary's admin token (the charter)
+    with (
+        HubClient(replica.url, admin_token=token) as r,
+        HubClient(primary.url, admin_token=token) as p,
+    ):
         assert r.get("/v1/disputes") == p.get("/v1/disputes")
         assert r.consultations(all_=True) == p.consultations(all_=True)
         assert r.get("/v1/ledger") == p.get("/v1/ledger")
@@ -128,18 +138,22 @@ def test_kill9_of_primary_and_replica_loses_nothing(
 ) -> None:
     burst = Burst(primary, ["m1", "m2", "m3"])
     burst.start()
-    time.sleep(1.5)
-    primary.kill9()
-    time.sleep(0.5)
-    replica.kill9()
-    burst.stop()
+    try:
+        # Kill with batches in flight, once the replica is applying the burst too.
+        wait(lambda: burst.busy(acked=30), 120, "30 batches acknowledged and one in flight")
+        wait(lambda: applied(replica) > 0, 60, "the replica applying the primary's inputs")
+        primary.kill9()
+        replica.kill9()
+    finally:
+        burst.stop()
     decided = burst.decided
     assert decided, "the burst reached the primary before the kill"
     primary.start()
     replica.start()
     wait(lambda: caught_up(primary, replica), 60, "replica caught up after both restarts")
-    assert decisions(replica.url) == decisions(primary.url)
-    assert decided <= {i for i, _ in decisions(replica.url)}
+    token = primary.token
+    assert decisions(replica.url, token) == decisions(primary.url, token)
+    assert decided <= {i for i, _ in decisions(replica.url, token)}
     assert health(replica.url)["last_event_id"] == health(primary.url)["last_event_id"]
     burst.close()
 

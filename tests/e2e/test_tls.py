@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import ssl
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shieldwall.procs import free_port, start_hub, stop, wait_healthy
+from shieldwall.procs import free_port, start_hub, stop
+from tests.waiting import wait
 
 from .conftest import cli, cli_json
 
@@ -59,9 +62,21 @@ def test_hub_over_https(tmp_path: Path) -> None:
     log = tmp_path / "hub.log"
     tls = ["--tls-cert", str(cert), "--tls-key", str(key)]
     proc = start_hub(data, port, log, extra=tls, wait=False)
+    trusting = ssl.create_default_context(cafile=str(cert))
+
+    def up() -> bool:
+        assert proc.poll() is None, f"hub exited: {log.read_text(errors='replace')[-2000:]}"
+        try:
+            return httpx.get(url + "/healthz", timeout=1, verify=trusting).status_code == 200
+        except httpx.TransportError:
+            return False
+
     try:
-        with pytest.raises(RuntimeError):
-            wait_healthy(url, proc, log, timeout=2)  # plain checks do not trust it either
+        wait(up, 30, "the hub answering /healthz over HTTPS to a client trusting its CA")
+        # A client without the CA is refused for exactly that reason, by a hub that is up.
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            httpx.get(url + "/healthz", timeout=5)
+        assert proc.poll() is None and up(), "the refusal was the client's: the hub serves on"
         member_key = tmp_path / "alpha.key"
         cli("keygen", str(member_key))
         cli(
@@ -78,7 +93,9 @@ def test_hub_over_https(tmp_path: Path) -> None:
             "192.0.2.10",
         )
         cli("members", "approve", "alpha", "--hub", url, "--ca", str(cert), "--admin-token", token)
-        listed = cli_json("members", "list", "--hub", url, "--ca", str(cert))["members"]
+        listed = cli_json("members", "list", "--hub", url, "--ca", str(cert), "--token", token)[
+            "members"
+        ]
         assert [(m["name"], m["status"]) for m in listed] == [("alpha", "active")]
 
         untrusted = cli("members", "list", "--hub", url, check=False)
