@@ -51,14 +51,16 @@ def serve(sock: socket.socket, log: Path, host: str, limit: int | None = None) -
     return n
 
 
-def _address(text: str) -> str:
+def address_arg(text: str) -> str:
+    """An ``--address`` flag: one IP address, normalised."""
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
 
 
-def _port(text: str) -> int:
+def port_arg(text: str) -> int:
+    """A ``--port`` flag: a TCP port number."""
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
     return int(text)
@@ -69,8 +71,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m shieldwall.demo.listener",
         description="log a failed sshd login for every TCP connection accepted",
     )
-    parser.add_argument("--address", type=_address, required=True, help="address to listen on")
-    parser.add_argument("--port", type=_port, default=22, help="TCP port (default 22)")
+    parser.add_argument("--address", type=address_arg, required=True, help="address to listen on")
+    parser.add_argument("--port", type=port_arg, default=22, help="TCP port (default 22)")
     parser.add_argument("--log", type=Path, required=True, help="auth log to append to")
     parser.add_argument("--host", default="web", help="host name in the log lines")
     return parser

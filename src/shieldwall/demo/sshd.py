@@ -18,7 +18,6 @@ password (``sshpass``, ``openssh-client``) from the attacker's namespace.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import shutil
 import signal
@@ -28,6 +27,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+
+from shieldwall.demo.listener import address_arg, port_arg
 
 SSHD = "/usr/sbin/sshd"
 #: where Debian's sshd looks for its privilege separation directory
@@ -121,19 +122,6 @@ def password_attempt(
     )
 
 
-def _address(text: str) -> str:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
-    return int(text)
-
-
 def _quit(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
@@ -143,8 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m shieldwall.demo.sshd",
         description="run a real sshd whose log lines go to a file, syslog style",
     )
-    parser.add_argument("--address", type=_address, required=True, help="address to listen on")
-    parser.add_argument("--port", type=_port, default=22, help="TCP port (default 22)")
+    parser.add_argument("--address", type=address_arg, required=True, help="address to listen on")
+    parser.add_argument("--port", type=port_arg, default=22, help="TCP port (default 22)")
     parser.add_argument("--log", type=Path, required=True, help="auth log to append to")
     parser.add_argument("--host", default="web", help="host name in the log lines")
     parser.add_argument("--dir", type=Path, required=True, help="directory for key and config")
