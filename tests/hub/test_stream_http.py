@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from shieldwall.core.treaty import template_text
+from shieldwall.signing import MEMBER_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, request_message
 from tests.waiting import until
 
 from .conftest import Hub
@@ -24,7 +26,13 @@ ATTACKER = "203.0.113.9"
 class Stream:
     """One connection to the hub's stream, as an ASGI server would hold it."""
 
-    def __init__(self, hub: Hub, headers: dict[str, str], query: str = "") -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        headers: dict[str, str],
+        query: str = "",
+        client: tuple[str, int] = ("127.0.0.1", 40000),
+    ) -> None:
         self.status = 0
         self.headers: dict[str, str] = {}
         self.body = b""
@@ -41,7 +49,7 @@ class Stream:
             "query_string": query.encode(),
             "root_path": "",
             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-            "client": ("127.0.0.1", 40000),
+            "client": client,
             "server": ("hub.test", 80),
         }
         self.task = asyncio.create_task(hub.http.app(scope, self._receive, self._send))
@@ -228,3 +236,53 @@ def test_a_quiet_stream_sends_keepalives_and_stays_open(alliance: Alliance) -> N
         return s
 
     assert asyncio.run(run()).status == 200
+
+
+def test_two_members_may_sign_the_same_stamp_text(alliance: Alliance) -> None:
+    """A stamp is used up for its member only: another member's equal text is its own."""
+    hub, a = alliance.hub, alliance
+    stamp = f"{hub.clock():.6f}"
+
+    def signed(client: Any) -> dict[str, str]:
+        return {
+            MEMBER_HEADER: client.name,
+            TIMESTAMP_HEADER: stamp,
+            SIGNATURE_HEADER: client.key.sign(request_message("GET", "/v1/stream", stamp)),
+        }
+
+    async def run() -> tuple[Stream, Stream, Stream]:
+        first, second = Stream(hub, signed(a.alpha)), Stream(hub, signed(a.bravo))
+        await until(lambda: first.status and second.status, what="both answers")
+        again = Stream(hub, signed(a.alpha))  # alpha's own stamp, a second time
+        await asyncio.wait_for(again.task, 30)
+        await first.close()
+        await second.close()
+        return first, second, again
+
+    first, second, again = asyncio.run(run())
+    assert (first.status, second.status) == (200, 200)
+    assert again.status == 409 and json.loads(again.body)["error"]["code"] == "replayed"
+
+
+def test_public_readers_are_capped_per_address(make_hub: Any) -> None:
+    """Under ``access = "public"`` anyone may stream, each client address up to the cap."""
+    text = template_text("nato").replace('access = "members"', 'access = "public"')
+    hub = make_hub("nato", text=text)
+    cap = hub.sec.settings.max_streams_per_member
+    anyone = {"Authorization": "Bearer not-a-token"}
+
+    async def run() -> tuple[Stream, Stream]:
+        here = [Stream(hub, anyone, client=("198.51.100.7", 1000 + i)) for i in range(cap)]
+        await until(lambda: all(s.status == 200 for s in here), what="the allowed streams")
+        over = Stream(hub, anyone, client=("198.51.100.7", 2000))
+        await asyncio.wait_for(over.task, 30)
+        elsewhere = Stream(hub, anyone, client=("198.51.100.8", 1000))
+        await until(lambda: elsewhere.status != 0, what="another address's stream")
+        for s in [*here, elsewhere]:
+            await s.close()
+        return over, elsewhere
+
+    over, elsewhere = asyncio.run(run())
+    assert over.status == 429
+    assert "'public 198.51.100.7' already holds" in json.loads(over.body)["error"]["message"]
+    assert elsewhere.status == 200
