@@ -131,3 +131,26 @@ def test_a_prefix_over_a_member_is_counted_per_address() -> None:
     c.approve("m1", 0)
     steps = [("m0", 1, "2001:db8:9:1::1"), ("m1", 2, "2001:db8:9:1::2")]
     assert _decided(c, steps) == []  # the /64 holds m0: each address counts alone
+
+
+def test_a_vetoed_prefix_holds_every_address_inside_it() -> None:
+    """A veto on a /64 decision keeps the whole /64 from being decided again, whatever
+    address of it is reported next (not only the prefix's own text)."""
+    c = council("un", members=4, veto__permanent=("m0",), reputation_threshold=0.3)
+    steps = [
+        ("m1", 1, "2001:db8:5:6::1"),
+        ("m2", 2, "2001:db8:5:6::2"),
+        ("m3", 3, "2001:db8:5:6::3"),
+    ]
+    decided = [d for m, now, t in steps for d in c.step([Signal(m, t, "ssh", now)], now).decisions]
+    assert [(d.target, d.clause) for d in decided] == [("2001:db8:5:6::/64", "targets.prefix")]
+    assert c.veto("m0", decided[0].id, 4).revocations
+    later = [
+        ("m1", 5, "2001:db8:5:6::7"),
+        ("m2", 6, "2001:db8:5:6::8"),
+        ("m3", 7, "2001:db8:5:6::9"),
+    ]
+    outcomes = [c.step([Signal(m, t, "ssh", now)], now) for m, now, t in later]
+    assert not any(o.decisions for o in outcomes)
+    reasons = [n.reason for o in outcomes for n in o.no_action]
+    assert reasons and all("2001:db8:5:6::/64 was vetoed" in r for r in reasons), reasons

@@ -63,6 +63,15 @@ def test_response_to_a_shared_address(
     assert decisions(c, "m1", 20.0) == expected
 
 
+@pytest.mark.parametrize("response", ["local", "throttle", "shorter"])
+def test_a_shared_response_carries_the_reported_scenario(response: str) -> None:
+    c = council("nato", shared__enabled=True, shared__response=response)
+    c.benign("m2", ATTACKER, 5, 1.0)
+    report(c, "m0", 10.0, scenario="ssh-bruteforce")
+    out = report(c, "m1", 20.0, scenario="ssh-bruteforce")
+    assert out.decisions and {d.scenario for d in out.decisions} == {"ssh-bruteforce"}
+
+
 def test_evidence_is_forgotten_after_memory() -> None:
     c = council("nato", shared__enabled=True, shared__memory=HOUR)
     c.benign("m2", ATTACKER, 5, 1.0)
