@@ -64,3 +64,10 @@ def test_a_veto_that_permanent_members_hold_cannot_be_amended_away() -> None:
     with pytest.raises(ValueError, match="removes the veto that permanent member"):
         c.amend(without, 1.0)
     assert c.treaty is old
+
+
+def test_the_correlation_window_follows_the_amendment() -> None:
+    c = council("nato")
+    before = c.state.correlation.window
+    c.amend(treaty("nato", version=2, correlation__window=before * 2), 20.0)
+    assert c.state.correlation.window == before * 2

@@ -154,3 +154,18 @@ def test_a_vetoed_prefix_holds_every_address_inside_it() -> None:
     assert not any(o.decisions for o in outcomes)
     reasons = [n.reason for o in outcomes for n in o.no_action]
     assert reasons and all("2001:db8:5:6::/64 was vetoed" in r for r in reasons), reasons
+
+
+def test_prefix_bookkeeping_is_forgotten_with_its_reports_and_decisions() -> None:
+    """Counted prefixes forget addresses older than the window, and wider prefixes
+    forget decisions once those are retired: memory follows what still matters."""
+    c = council(_treaty(widen_after=3), members=3)
+    _decided(c, [("m0", 1, "2001:db8:5:6::1"), ("m1", 2, "2001:db8:5:6::2")])
+    report(c, "m0", 3, "2001:db8:5:7::1")  # one address counted toward another /64
+    st = c.state
+    assert "2001:db8:5:7::/64" in st.spread
+    assert st.children and all(st.children.values())
+    c.tick(3 + st.treaty.window + 1)  # past the window: the lone report is forgotten
+    assert "2001:db8:5:7::/64" not in st.spread
+    c.tick(10 * 86400.0)  # the /64 decision expired and was retired long ago
+    assert st.children == {}
