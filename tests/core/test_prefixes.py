@@ -26,6 +26,16 @@ def _decided(c, steps):
             id="two-addresses-one-64",
         ),
         pytest.param(
+            [("m0", 1, "2001:db8:5:6::/64"), ("m1", 2, "2001:db8:5:6::7")],
+            [("2001:db8:5:6::/64", "targets.prefix")],
+            id="the-64-then-one-address-of-it",
+        ),
+        pytest.param(
+            [("m0", 1, "2001:db8:5:6::7"), ("m1", 2, "2001:db8:5:6::/64")],
+            [("2001:db8:5:6::/64", "art5.quorum")],
+            id="one-address-then-the-64",
+        ),
+        pytest.param(
             [("m0", 1, "2001:db8:5:6::1"), ("m1", 2, "2001:db8:5:6::1")],
             [("2001:db8:5:6::1", "art5.quorum")],
             id="one-address-stays-an-address",

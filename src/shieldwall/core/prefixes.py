@@ -62,8 +62,12 @@ def counted(st: CouncilState, c: Checked) -> Checked:
 
 
 def note(st: CouncilState, k: Checked, c: Checked, now: float) -> None:
-    """Remember that ``c`` was reported as part of ``k`` (for :func:`subject`)."""
-    if k is c:
+    """Remember that ``c`` was reported as part of ``k`` (for :func:`subject`).
+
+    A report that names the prefix itself (a member's detector saw several of its
+    addresses) is remembered too: it is evidence about the whole prefix.
+    """
+    if k is c and c.scope != "range":
         return
     seen = st.spread.get(k.target)
     if seen is None:
@@ -75,8 +79,8 @@ def note(st: CouncilState, k: Checked, c: Checked, now: float) -> None:
 def subject(st: CouncilState, k: Checked, c: Checked, now: float) -> tuple[Checked, str]:
     """What to decide once ``k`` has its quorum, and the clause to cite.
 
-    The prefix when several of its addresses were reported within the window (or a
-    range inside it was), the reported address otherwise.
+    The prefix when several of its addresses, a range inside it or the prefix itself
+    were reported within the window; the reported address otherwise.
     """
     if k is c:
         return c, ""
