@@ -66,13 +66,29 @@ def revocation(r: Revocation) -> dict[str, Any]:
 
 
 def consultation(c: Consultation) -> dict[str, Any]:
-    out = dataclasses.asdict(c)
-    out["members"] = list(c.members)
-    return out
+    # Field by field: dataclasses.asdict deep-copies, and a storm opens thousands a batch.
+    return {
+        "id": c.id,
+        "target": c.target,
+        "scenario": c.scenario,
+        "opened_at": c.opened_at,
+        "closes_at": c.closes_at,
+        "members": list(c.members),
+        "status": c.status,
+        "clause": c.clause,
+        "decision_id": c.decision_id,
+    }
 
 
 def dispute(d: Dispute) -> dict[str, Any]:
-    return dataclasses.asdict(d)
+    return {
+        "member": d.member,
+        "target": d.target,
+        "scenario": d.scenario,
+        "at": d.at,
+        "protected": d.protected,
+        "reason": d.reason,
+    }
 
 
 def record(value: Any) -> Any:

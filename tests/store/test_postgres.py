@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 
@@ -161,3 +163,40 @@ def test_a_lost_connection_is_reopened_with_its_epoch(pg_server: str) -> None:
         finally:
             lease.close()
             store.close()
+
+
+def test_a_leader_keeps_event_ids_dense_across_rollbacks_and_takeovers(pg_server: str) -> None:
+    """A leader remembers its last event id instead of reading max(id) for every commit:
+    a rolled-back write and another node's writes while it did not lead must not make
+    it reuse or skip an id."""
+    with scratch_schema(pg_server) as url:
+        a, b = PostgresStore(url, lock_wait=0), PostgresStore(url, lock_wait=0)
+        lease_a = Lease(url, "a", "http://a", ttl=0.2)
+        lease_b = Lease(url, "b", "http://b", ttl=30.0)
+        try:
+            first = lease_a.acquire()
+            assert first is not None
+            a.fence(first)
+            assert a.add_events(1.0, [("alert", "{}")] * 3) == [1, 2, 3]
+            for many in (1, 40):  # one row, and the bulk path (COPY)
+                with pytest.raises(RuntimeError, match="boom"), a.transaction():
+                    a.add_events(2.0, [("alert", "{}")] * many)
+                    raise RuntimeError("boom")
+            assert a.add_events(3.0, [("alert", "{}")]) == [4], "no gap after a rollback"
+            deadline = time.monotonic() + 10
+            while (second := lease_b.acquire()) is None:  # a's short lease lapses
+                assert time.monotonic() < deadline, "b never took the lease"
+                time.sleep(0.05)
+            b.fence(second)
+            assert b.add_events(4.0, [("alert", "{}")] * 20) == list(range(5, 25))
+            lease_b.release(second)
+            third = lease_a.acquire()
+            assert third is not None
+            a.fence(third)  # a leads again: it must not trust what it remembered
+            assert a.add_events(6.0, [("alert", "{}")]) == [25]
+            assert [row[0] for row in a.events_after(0)] == list(range(1, 26))
+        finally:
+            lease_a.close()
+            lease_b.close()
+            a.close()
+            b.close()

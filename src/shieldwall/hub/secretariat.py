@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shieldwall import wire
 from shieldwall.core.council import Council
-from shieldwall.core.model import Decision, Outcome, Signal
+from shieldwall.core.model import Consultation, Decision, Outcome, Signal
 from shieldwall.core.treaty import Treaty, load_treaty
 from shieldwall.hub import oplog, quarantine
 from shieldwall.hub.bookkeeping import (
@@ -175,8 +175,9 @@ class Secretariat(ReplicaInputs):
             if member_seq is not None:
                 self.store.set_last_seq(*member_seq)
             outcome = undo.council(lambda: self._apply(kind, payload, now, signals))
-            events = self._events(outcome)
-            dispute_ids = self._store_outcome(outcome)
+            opened = _texts(outcome.consultations)
+            events = self._events(outcome, opened)
+            dispute_ids = self._store_outcome(outcome, opened)
             committed = self._publish(now, events)
         if member_seq is not None:
             self.identities[member_seq[0]].last_seq = member_seq[1]
@@ -243,20 +244,19 @@ class Secretariat(ReplicaInputs):
             raise
         self._stale = False
 
-    def _store_outcome(self, outcome: Outcome) -> list[int]:
+    def _store_outcome(self, outcome: Outcome, consultations: list[str]) -> list[int]:
         s = self.store
         if outcome.decisions:
             s.put_decisions(outcome.decisions)
         if outcome.revocations:
             s.put_revocations(outcome.revocations)
         if outcome.consultations:
-            s.put_consultations(
-                outcome.consultations,
-                [wire.dumps(wire.consultation(c)) for c in outcome.consultations],
-            )
+            s.put_consultations(outcome.consultations, consultations)
         return s.add_disputes(outcome.disputes) if outcome.disputes else []
 
-    def _events(self, outcome: Outcome) -> list[tuple[str, str, tuple[str, ...]]]:
+    def _events(
+        self, outcome: Outcome, consultations: list[str]
+    ) -> list[tuple[str, str, tuple[str, ...]]]:
         events = [
             ("decision", wire.dumps(wire.decision(d)), d.applies_to) for d in outcome.decisions
         ]
@@ -264,9 +264,7 @@ class Secretariat(ReplicaInputs):
             original = self.council.decision(r.decision_id)
             audience = original.applies_to if original is not None else ()
             events.append(("revocation", wire.dumps(wire.revocation(r)), audience))
-        events += [
-            ("consultation", wire.dumps(wire.consultation(c)), ()) for c in outcome.consultations
-        ]
+        events += [("consultation", body, ()) for body in consultations]
         # Alerts: raised readiness for members' detectors, streamed to every member.
         events += [("alert", wire.dumps(wire.alert(a)), ()) for a in outcome.alerts]
         return events
@@ -441,11 +439,12 @@ class Secretariat(ReplicaInputs):
         probe = self.council.tick(now)
         if not probe:
             return probe
-        events = self._events(probe)
+        opened = _texts(probe.consultations)
+        events = self._events(probe, opened)
         with self._committing() as undo:
             undo.changed = True  # the tick has already moved the council's clock
             self.store.add_input(now, "tick", {})
-            self._store_outcome(probe)
+            self._store_outcome(probe, opened)
             committed = self._publish(now, events)
         self._announce(committed)
         self._count(probe)
@@ -488,3 +487,8 @@ class Secretariat(ReplicaInputs):
 
     def active(self, now: float) -> list[Decision]:
         return self.council.active(now)
+
+
+def _texts(consultations: Sequence[Consultation]) -> list[str]:
+    """Each consultation's JSON, written once: the same text is stored and streamed."""
+    return [wire.dumps(wire.consultation(c)) for c in consultations]

@@ -79,6 +79,9 @@ class PostgresStore(Queries):
         self._idle_timeout = 0.0
         self._schema = ""
         self._epoch: int | None = None
+        # The last stream event id this session wrote (None: ask the store). Only the
+        # leader writes events, so it need not read max(id) again for every commit.
+        self._last_event: int | None = None
         # The last input number this session allocated (a leader's progress, for health).
         self.written_input = 0
         self._conn = self._connect()
@@ -148,13 +151,18 @@ class PostgresStore(Queries):
         epoch = "" if self._epoch is None else str(self._epoch)
         # A writer paused inside a transaction (SIGSTOP) holds the lease row: the
         # server ends its session after the idle timeout, so a takeover can proceed.
-        idle = 0
+        # A writer paused in the middle of a statement (a COPY waiting for its rows) is
+        # not idle: the statement timeout bounds that case (every statement of a
+        # leader's session is far shorter: reads go by pages).
+        idle = statement = 0
         if self._epoch is not None and self._idle_timeout > 0:
             idle = max(1, round(self._idle_timeout * 1000))
+            statement = max(5000, 2 * idle)
         conn.execute(
             "SELECT set_config(%s, %s, false), "
-            "set_config('idle_in_transaction_session_timeout', %s, false)",
-            (EPOCH_SETTING, epoch, str(idle)),
+            "set_config('idle_in_transaction_session_timeout', %s, false), "
+            "set_config('statement_timeout', %s, false)",
+            (EPOCH_SETTING, epoch, str(idle), str(statement)),
         )
 
     def fence(self, epoch: int | None, idle_timeout: float = 0.0) -> None:
@@ -166,6 +174,7 @@ class PostgresStore(Queries):
         lease row against a takeover.
         """
         self._epoch, self._idle_timeout = epoch, idle_timeout
+        self._last_event = None  # another node may have written while this one did not
         self._set_epoch(self._db)
 
     @contextmanager
@@ -246,8 +255,12 @@ class PostgresStore(Queries):
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[Any]]:
         db = self._db
-        with db.transaction():
-            yield db
+        try:
+            with db.transaction():
+                yield db
+        except BaseException:
+            self._last_event = None  # the events it added were rolled back
+            raise
 
     # -- dialect hooks ------------------------------------------------------------------
 
@@ -290,10 +303,16 @@ class PostgresStore(Queries):
         if len(signals) < COPY_FROM:
             super().add_signals(input_seq, signals, received_at)
             return
-        copy_sql = f"COPY signals ({SIGNAL_INSERT_COLS}) FROM STDIN"
-        with self._db.cursor() as cur, cur.copy(copy_sql) as copy:
-            for s in signals:
-                copy.write_row(records.signal_params(input_seq, s, received_at))
+        self._copy(
+            f"signals ({SIGNAL_INSERT_COLS})",
+            (records.signal_params(input_seq, s, received_at) for s in signals),
+        )
+
+    def _copy(self, into: str, rows: Iterable[Sequence[Any]]) -> None:
+        """``rows`` into ``into`` (a table and its columns) with one COPY."""
+        with self._db.cursor() as cur, cur.copy(f"COPY {into} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def signals_by_input(self) -> dict[int, list[Signal]]:
         """All stored signals grouped by the input that carried them (for replay)."""
@@ -319,20 +338,21 @@ class PostgresStore(Queries):
         """
         if not events:
             return []
-        base = self.last_event_id()
+        base = self.last_event_id() if self._last_event is None else self._last_event
         ids = list(range(base + 1, base + 1 + len(events)))
+        self._last_event = None  # unknown until this write is through
         if len(events) < COPY_FROM:
             self._runmany(
                 "INSERT INTO events (id, at, kind, body) VALUES (?, ?, ?, ?)",
                 [(i, at, kind, body) for i, (kind, body) in zip(ids, events, strict=True)],
             )
-            return ids
-        with (
-            self._db.cursor() as cur,
-            cur.copy("COPY events (id, at, kind, body) FROM STDIN") as copy,
-        ):
-            for i, (kind, body) in zip(ids, events, strict=True):
-                copy.write_row((i, at, kind, body))
+        else:
+            self._copy(
+                "events (id, at, kind, body)",
+                ((i, at, kind, body) for i, (kind, body) in zip(ids, events, strict=True)),
+            )
+        if self._epoch is not None:  # fenced: no other node writes events meanwhile
+            self._last_event = ids[-1]
         return ids
 
     def put_consultations(
