@@ -8,7 +8,8 @@ number, and the fence refuses any commit made under an older one.
 
 What the lease guarantees: at most one node commits under the current epoch, and
 a takeover waits for a commit in flight to end (the fence holds the row FOR SHARE
-until its transaction ends). What it does not: a node does not learn at once that it
+until its transaction ends), unless that commit has stalled for longer than a lease
+under a lapsed lease: then the takeover ends its session and the commit is aborted. What it does not: a node does not learn at once that it
 lost the lease; it learns at its next renewal or its next commit, which is refused.
 
 Each :class:`Lease` has its own connection (not the store's), so renewing never
@@ -81,8 +82,14 @@ class Lease:
                 f"cannot reach PostgreSQL at {where(self._url)} for the leader lease "
                 f"({self._reason(exc)})"
             ) from None
-        millis = str(max(1, round(self._timeout * 1000)))
-        conn.execute("SELECT set_config('statement_timeout', %s, false)", (millis,))
+        millis = max(1, round(self._timeout * 1000))
+        # A takeover waiting for the lease row gives up before the statement would,
+        # and learns why (LockNotAvailable): see _end_stalled_writers.
+        conn.execute(
+            "SELECT set_config('statement_timeout', %s, false), "
+            "set_config('lock_timeout', %s, false)",
+            (str(millis), str(max(1, millis // 2))),
+        )
         self._conn = conn
         return conn
 
@@ -102,13 +109,67 @@ class Lease:
 
     def acquire(self) -> int | None:
         """Take the lease if it lapsed (or was never held); the new epoch, or None."""
-        row = self._one(
-            f"UPDATE {LEASE_TABLE} SET holder = %s, url = %s, epoch = epoch + 1, "
-            "expires_at = now() + make_interval(secs => %s) "
-            "WHERE id = 1 AND expires_at <= now() RETURNING epoch",
-            (self.node, self.advertise, self.ttl),
-        )
+        try:
+            row = (
+                self._db()
+                .execute(
+                    f"UPDATE {LEASE_TABLE} SET holder = %s, url = %s, epoch = epoch + 1, "
+                    "expires_at = now() + make_interval(secs => %s) "
+                    "WHERE id = 1 AND expires_at <= now() RETURNING epoch",
+                    (self.node, self.advertise, self.ttl),
+                )
+                .fetchone()
+            )
+        except psycopg.errors.LockNotAvailable:
+            self._end_stalled_writers()
+            return None  # the next attempt finds the row free
+        except psycopg.Error as exc:
+            self.close()
+            raise StoreError(
+                f"the leader lease at {where(self._url)} could not be taken ({self._reason(exc)})"
+            ) from None
         return None if row is None else int(row[0])
+
+    def _end_stalled_writers(self) -> None:
+        """End the sessions of writers still inside a commit under a lease that lapsed.
+
+        A commit holds the lease row FOR SHARE (the fence) until it ends, and a takeover
+        waits for it. A writer paused while idle in its transaction is ended by the
+        server (its idle timeout); one paused in the middle of a statement (a COPY
+        waiting for rows it will never send) is not, and would block every takeover
+        for as long as it stays paused. Once its lease has lapsed and its transaction
+        has been open for longer than a lease, its session is ended: the commit is
+        aborted, never acknowledged. A commit still moving is waited for.
+        """
+        try:
+            rows = (
+                self._db()
+                .execute(
+                    "SELECT l.pid, pg_terminate_backend(l.pid) FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE a.datname = current_database() AND l.locktype = 'relation' "
+                    "AND l.relation = to_regclass(%s) AND l.mode = 'RowShareLock' "
+                    "AND l.granted AND l.pid <> pg_backend_pid() "
+                    "AND a.xact_start < now() - make_interval(secs => %s) AND EXISTS ("
+                    f"SELECT 1 FROM {LEASE_TABLE} WHERE id = 1 AND expires_at <= now())",
+                    (LEASE_TABLE, self.ttl),
+                )
+                .fetchall()
+            )
+        except psycopg.Error as exc:
+            self.close()
+            raise StoreError(
+                f"the leader lease at {where(self._url)} is held by a commit that does not "
+                f"end, and its session could not be ended ({self._reason(exc)}): give every "
+                "node the same database role, or one granted pg_signal_backend"
+            ) from None
+        for pid, ended in rows:
+            if ended:
+                log.warning(
+                    "ended database session %d: a commit under the lapsed lease was stalled "
+                    "and held up the takeover",
+                    pid,
+                )
 
     def renew(self, epoch: int) -> bool:
         """Extend the lease held under ``epoch``; False if another node took it over."""

@@ -151,18 +151,15 @@ class PostgresStore(Queries):
         epoch = "" if self._epoch is None else str(self._epoch)
         # A writer paused inside a transaction (SIGSTOP) holds the lease row: the
         # server ends its session after the idle timeout, so a takeover can proceed.
-        # A writer paused in the middle of a statement (a COPY waiting for its rows) is
-        # not idle: the statement timeout bounds that case (every statement of a
-        # leader's session is far shorter: reads go by pages).
-        idle = statement = 0
+        # (One paused in the middle of a COPY is not idle, and no server timeout ends
+        # it: the takeover does, Lease._end_stalled_writers.)
+        idle = 0
         if self._epoch is not None and self._idle_timeout > 0:
             idle = max(1, round(self._idle_timeout * 1000))
-            statement = max(5000, 2 * idle)
         conn.execute(
             "SELECT set_config(%s, %s, false), "
-            "set_config('idle_in_transaction_session_timeout', %s, false), "
-            "set_config('statement_timeout', %s, false)",
-            (EPOCH_SETTING, epoch, str(idle), str(statement)),
+            "set_config('idle_in_transaction_session_timeout', %s, false)",
+            (EPOCH_SETTING, epoch, str(idle)),
         )
 
     def fence(self, epoch: int | None, idle_timeout: float = 0.0) -> None:
