@@ -28,7 +28,7 @@ from pathlib import Path
 
 from benchmarks import storm_detect
 from shieldwall.agent.detect import DetectionEngine
-from shieldwall.agent.sources import replay_chunks
+from shieldwall.agent.lines import replay_chunks
 from shieldwall.interop.fail2ban.engine import FilterEngine
 from shieldwall.interop.fail2ban.filter import load_filter
 

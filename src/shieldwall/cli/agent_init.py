@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import sys
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -147,6 +145,8 @@ def check_name(name: str) -> str:
 
 def proposed_name() -> str:
     """The host's name, made a valid member name."""
+    import socket  # on use: a one-shot command (``agent replay``) starts without it
+
     host = socket.gethostname().split(".")[0].lower()
     name = re.sub(r"[^a-z0-9._-]", "-", host).lstrip("._-")[:63]
     return name or "member"
@@ -283,6 +283,8 @@ def cmd_init(args: argparse.Namespace, ask: Ask = ask_stdin) -> int:
 def _validate(text: str, config: Path) -> None:
     """The agent's own parser on the text; [fail2ban] was read at discovery already (below
     --root, where the paths it names may not be)."""
+    import tomllib  # on use: a one-shot command (``agent replay``) starts without it
+
     from shieldwall.agent.config import parse_config
 
     data = tomllib.loads(text)

@@ -16,7 +16,7 @@ from typing import Any
 
 from shieldwall.agent.detect import SCENARIOS, DetectConfig, DetectionEngine, Offence
 from shieldwall.agent.detect.prefixes import check_length
-from shieldwall.agent.sources import replay_chunks
+from shieldwall.agent.lines import replay_chunks
 from shieldwall.cli.common import CLIError, console
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,10 @@ def add_parser(actions: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # here, not at the top: a one-shot command (``agent replay``) starts without them
+    import asyncio
+    import signal
+
     from shieldwall.agent.config import load_agent_config
     from shieldwall.agent.daemon import Agent
     from shieldwall.agent.enforce.factory import make_enforcer

@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from shieldwall.agent.detect.buckets import BucketTable, Offence
 from shieldwall.agent.detect.config import DetectConfig
 from shieldwall.agent.detect.finders import MAX_SCENARIOS, SHIFT, hit_lines
 from shieldwall.agent.detect.prefixes import count_prefixes
+from shieldwall.agent.detect.scan import MAPPED, has_long_line, scan_chunk
 from shieldwall.agent.detect.scenarios import ACCESS, SCENARIOS, AccessExtract, SyslogExtract
 from shieldwall.agent.detect.timestamps import StampReader
 
@@ -53,6 +55,12 @@ class DetectionEngine:
             threshold = self.config.thresholds[name]
             count_prefixes(table, threshold.prefix_v6, threshold.prefix_v4)
         self._finders = [s.finder for s in self._scenarios]
+        # scenarios found with one scan of their pattern (see .scan): index, pattern
+        self._scans = [
+            (index, s.extract.pattern)
+            for index, s in enumerate(self._scenarios)
+            if isinstance(s.extract, SyslogExtract) and s.extract.scan
+        ]
         # per scenario: name, syslog regex or None, access check or None, bucket table
         self._plans: list[_Plan] = [
             (
@@ -86,7 +94,10 @@ class DetectionEngine:
     def feed(self, chunk: bytes, now: float, first_line: int | None = None) -> list[Offence]:
         """Process complete lines; line numbers continue from the previous chunk."""
         base = self.lines if first_line is None else first_line - 1
-        offences: list[Offence] = []
+        scans = self._scans
+        if scans and has_long_line(chunk, SYSLOG_SCAN):
+            scans = []  # each line searched in its window instead (see .scan)
+        scanned = {index for index, _ in scans}
         # Every scenario finds its hit lines with C-speed scans. A hit is one int,
         # ``start << SHIFT | scenario``, so one integer sort puts them in line order (and a
         # line several scenarios hit in scenario order); then one pass counts line
@@ -94,8 +105,54 @@ class DetectionEngine:
         ends: dict[int, int] = {}
         keys: list[int] = []
         for index, finder in enumerate(self._finders):
-            hit_lines(finder, chunk, index, keys, ends)
+            if index not in scanned:
+                hit_lines(finder, chunk, index, keys, ends)
         keys.sort()
+        first_event = len(self.events)
+        offences = self._lines(chunk, keys, ends, base, now)
+        if scans:
+            offences = self._scan(chunk, scans, base, now, offences, first_event)
+        newlines = chunk.count(b"\n")
+        self.lines = base + newlines + (1 if chunk and chunk[-1:] != b"\n" else 0)
+        return [offence for _, offence in offences]
+
+    def _scan(
+        self,
+        chunk: bytes,
+        scans: list[tuple[int, re.Pattern[bytes]]],
+        base: int,
+        now: float,
+        offences: list[tuple[int, Offence]],
+        first_event: int,
+    ) -> list[tuple[int, Offence]]:
+        """The scanned scenarios' hits, their offences merged with ``offences`` in line
+        order (a line several scenarios hit: in scenario order), as one pass gives; so
+        are the events of this chunk (from ``first_event`` on)."""
+        events = self.events
+        for index, pattern in scans:
+            name, _, _, table = self._plans[index]
+            found: Callable[[int, bytes, float], None] | None = None
+            if self.record_events:
+                found = partial(_record, events, name)
+            more, hits = scan_chunk(pattern, chunk, base, now, self._stamps, table, found)
+            self.hits += hits
+            if more:
+                offences = [*offences, *((n << SHIFT | index, o) for n, o in more)]
+        if len(scans) > 1 or len(scans) < len(self._plans):
+            offences.sort(key=_first)
+            if self.record_events and len(events) > first_event:
+                order = {name: index for index, (name, *_) in enumerate(self._plans)}
+                events[first_event:] = sorted(
+                    events[first_event:], key=lambda e: (e.line, order[e.scenario])
+                )
+        return offences
+
+    def _lines(
+        self, chunk: bytes, keys: list[int], ends: dict[int, int], base: int, now: float
+    ) -> list[tuple[int, Offence]]:
+        """The hits ``keys`` of the scenarios read line by line, in line order: the
+        offences, each with its ``line << SHIFT | scenario`` key."""
+        offences: list[tuple[int, Offence]] = []
         plans = self._plans
         record = self.record_events
         events = self.events
@@ -146,21 +203,26 @@ class DetectionEngine:
                 source = am.group("ip")
                 stamp = stamps.access(am.group("ts"))
                 when = now if stamp is None else stamp
-            if source[:7] in _MAPPED and b"." in source:
+            if source[:7] in MAPPED and b"." in source:
                 source = source[7:]  # IPv4-mapped IPv6: the IPv4 attacker
             hits += 1
             if record:
                 events.append(Event(number, name, source.decode("ascii", "replace"), when))
             offence = table.add(source, when, number)
             if offence is not None:
-                offences.append(offence)
+                offences.append((number << SHIFT | key & MASK, offence))
         self.hits += hits
-        newlines = chunk.count(b"\n")
-        self.lines = base + newlines + (1 if chunk and chunk[-1:] != b"\n" else 0)
         return offences
 
 
-_MAPPED = (b"::ffff:", b"::FFFF:")
+def _first(item: tuple[int, Offence]) -> int:
+    return item[0]
+
+
+def _record(events: list[Event], name: str, number: int, source: bytes, when: float) -> None:
+    events.append(Event(number, name, source.decode("ascii", "replace"), when))
+
+
 #: Syslog scenarios look for their match in the first bytes of a line only. The daemons
 #: they read cut what they log (sshd writes ``%.100s`` user and host fields), and a
 #: search over a hostile line of megabytes that repeats the daemon's tag costs time

@@ -57,12 +57,22 @@ class Scenario:
 
 
 class SyslogExtract:
-    """Source address of a syslog line: the first non-empty group of ``pattern.search``."""
+    """Source address of a syslog line: the first non-empty group of ``pattern.search``.
 
-    __slots__ = ("pattern",)
+    ``scan``: the pattern finds its own lines in a whole chunk (see
+    :mod:`shieldwall.agent.detect.scan`). Set it only when no match of the pattern can
+    hold a line break or look past its line (no ``\\s``, ``[^...]`` without ``\\n``,
+    ``^``, ``$``, ``\\b``, lookbehind at its edges) and every match holds the text the
+    scenario's finder looks for: then the lines a scan of the pattern finds are exactly
+    the finder's hit lines the pattern matches. ``tests/agent/test_detect_scan.py``
+    checks both on every scenario that sets it.
+    """
 
-    def __init__(self, pattern: bytes) -> None:
+    __slots__ = ("pattern", "scan")
+
+    def __init__(self, pattern: bytes, scan: bool = False) -> None:
         self.pattern = re.compile(pattern)
+        self.scan = scan
 
     def __call__(self, line: bytes) -> bytes | None:
         m = self.pattern.search(line)
@@ -86,8 +96,8 @@ class AccessExtract:
         return m.group("ip")
 
 
-def _syslog(pattern: bytes) -> SyslogExtract:
-    return SyslogExtract(pattern)
+def _syslog(pattern: bytes, scan: bool = False) -> SyslogExtract:
+    return SyslogExtract(pattern, scan)
 
 
 def _access(check: Callable[[re.Match[bytes]], bool]) -> AccessExtract:
@@ -179,7 +189,8 @@ SCENARIOS: dict[str, Scenario] = {
             re.compile(rb": (?:Failed |Invalid user )"),
             _syslog(
                 rb"sshd(?:-session)?\[\d+\]: (?:error: )?(?:Failed (?!publickey )\S+ for (?:invalid user )?"
-                rb"(?:.*?) from|Invalid user (?:.*?) from) " + _IP + rb" port \d+"
+                rb"(?:.*?) from|Invalid user (?:.*?) from) " + _IP + rb" port \d+",
+                scan=True,
             ),
             Threshold.window(5, 600),
             "syslog",
@@ -241,7 +252,8 @@ SCENARIOS: dict[str, Scenario] = {
             (b" authentication failed",),
             _syslog(
                 rb"postfix/(?:\w+/)?smtpd\[\d+\]: warning: [\w.\-]+\[(?P<ip>[0-9A-Fa-f:.]+)\]: SASL"
-                rb" [\w-]+ authentication failed"
+                rb" [\w-]+ authentication failed",
+                scan=True,
             ),
             Threshold.window(5, 600),
             "syslog",

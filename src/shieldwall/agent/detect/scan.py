@@ -1,0 +1,103 @@
+"""Whole-chunk scans: a syslog scenario whose pattern finds its own lines.
+
+In an attack storm most lines are hits. Finding each hit line with the scenario's
+finder, then searching that line again with its pattern, costs Python work twice per
+hit. A scenario whose :class:`~shieldwall.agent.detect.scenarios.SyslogExtract` sets
+``scan`` is found instead with one ``finditer`` of its pattern over the whole chunk:
+such a pattern never matches a line break nor looks past its line, so the first match
+in each line is the match a search of that line gives, and every match holds the
+finder's text, so the lines found are the finder's hit lines that the pattern matches.
+
+A search over a hostile line of megabytes that repeats a pattern's first words costs
+time quadratic in its length, so a chunk holding a line longer than
+:data:`~shieldwall.agent.detect.engine.SYSLOG_SCAN` is never scanned whole: the engine
+reads it line by line, each search held to a window (see :func:`has_long_line`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shieldwall.agent.detect.buckets import BucketTable, Offence
+    from shieldwall.agent.detect.timestamps import StampReader
+
+MAPPED = (b"::ffff:", b"::FFFF:")  # IPv4-mapped IPv6, as logs write it
+
+
+@lru_cache(maxsize=8)
+def _long_line(limit: int) -> re.Pattern[bytes]:
+    # led by a literal line break: the regex engine jumps from one line to the next and
+    # reads each line once
+    return re.compile(rb"\n[^\n]{%d}" % (limit + 1))
+
+
+def has_long_line(chunk: bytes, limit: int) -> bool:
+    """Whether a line of ``chunk`` is longer than ``limit`` bytes (its break not counted)."""
+    first = chunk.find(b"\n")
+    if (len(chunk) if first < 0 else first) > limit:
+        return True
+    return len(chunk) > limit and _long_line(limit).search(chunk) is not None
+
+
+def scan_chunk(
+    pattern: re.Pattern[bytes],
+    chunk: bytes,
+    base: int,
+    now: float,
+    stamps: StampReader,
+    table: BucketTable,
+    found: Callable[[int, bytes, float], None] | None,
+) -> tuple[list[tuple[int, Offence]], int]:
+    """Count in ``table`` the source of the first match of ``pattern`` in each line of
+    ``chunk`` (lines numbered from ``base + 1``, none longer than the syslog window).
+
+    Returns the offences with the number of the line that raised each, and the number
+    of hits; ``found(line, source, time)`` is told of every hit when given."""
+    count, rfind = chunk.count, chunk.rfind
+    add = table.add
+    syslog = stamps.syslog
+    offences: list[tuple[int, Offence]] = []
+    counted = 0
+    number = base + 1  # number of the line starting at ``counted``
+    last_start = -1
+    last_key = b"\n"  # no stamp key holds a line break
+    when = now
+    hits = 0
+    for m in pattern.finditer(chunk):
+        pos = m.start()
+        start = rfind(b"\n", 0, pos) + 1
+        if start == last_start:
+            continue  # a second match in a line already counted
+        last_start = start
+        number += count(b"\n", counted, start)
+        counted = start
+        source = m.group(1)
+        if not source:
+            source = next((g for g in m.groups() if g), None)
+            if source is None:
+                continue
+        # the line's stamp key, as StampReader.syslog reads it from the whole line
+        end = m.end()
+        if end - start >= 32:
+            head = chunk[start : start + 32]
+        else:  # a short match: the line may end before 32 bytes
+            stop = chunk.find(b"\n", end)
+            head = chunk[start : start + 32 if stop < 0 else min(start + 32, stop)]
+        key = head if head[:1].isdigit() else head[:15]
+        if key != last_key:
+            last_key = key
+            stamp = syslog(key, now)
+            when = now if stamp is None else stamp
+        if source[:7] in MAPPED and b"." in source:
+            source = source[7:]  # IPv4-mapped IPv6: the IPv4 attacker
+        hits += 1
+        if found is not None:
+            found(number, source, when)
+        offence = add(source, when, number)
+        if offence is not None:
+            offences.append((number, offence))
+    return offences, hits
