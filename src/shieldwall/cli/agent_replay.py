@@ -175,13 +175,21 @@ RICH_ROWS = 200
 def _table(offences: list[Offence], member: str) -> None:
     title = f"offenders ({len(offences)} signals member {member!r} would send)"
     header = ("offender", "scenario", "events", "first seen", "last seen", "sample lines")
+    seen: dict[float, str] = {}  # offences of a storm share their seconds: format each once
+
+    def when(t: float) -> str:
+        text = seen.get(t)
+        if text is None:
+            text = seen[t] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+        return text
+
     rows: list[tuple[str, ...]] = [
         (
             o.source,
             o.scenario,
             str(o.events),
-            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(o.first_seen)),
-            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(o.last_seen)),
+            when(o.first_seen),
+            when(o.last_seen),
             ", ".join(map(str, o.sample_lines)),
         )
         for o in offences

@@ -12,8 +12,10 @@ import ipaddress
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from shieldwall.core.model import Scope
+if TYPE_CHECKING:  # a type only: a detector imports this module without the model
+    from shieldwall.core.model import Scope
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -8,10 +8,10 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from shieldwall.core.addresses import parse_target
-from shieldwall.core.model import Signal
 
 if TYPE_CHECKING:
     from shieldwall.agent.detect.prefixes import PrefixTable
+    from shieldwall.core.model import Signal
 
 MAX_SAMPLES = 5
 
@@ -28,6 +28,8 @@ class Offence:
     sample_lines: tuple[int, ...]
 
     def to_signal(self, member: str) -> Signal:
+        from shieldwall.core.model import Signal  # on use: a replay starts without the model
+
         return Signal(
             member=member,
             target=self.source,

@@ -80,19 +80,20 @@ def scan_chunk(
             source = next((g for g in m.groups() if g), None)
             if source is None:
                 continue
-        # the line's stamp key, as StampReader.syslog reads it from the whole line
+        # the line's stamp key, as StampReader.syslog reads it from the whole line: its
+        # first 15 bytes (32 when it starts with a digit, an RFC 3339 stamp)
         end = m.end()
-        if end - start >= 32:
-            head = chunk[start : start + 32]
-        else:  # a short match: the line may end before 32 bytes
+        if end - start >= 32 and not 48 <= chunk[start] <= 57:
+            key = chunk[start : start + 15]
+        else:
             stop = chunk.find(b"\n", end)
             head = chunk[start : start + 32 if stop < 0 else min(start + 32, stop)]
-        key = head if head[:1].isdigit() else head[:15]
+            key = head if head[:1].isdigit() else head[:15]
         if key != last_key:
             last_key = key
             stamp = syslog(key, now)
             when = now if stamp is None else stamp
-        if source[:7] in MAPPED and b"." in source:
+        if source.startswith(MAPPED) and b"." in source:
             source = source[7:]  # IPv4-mapped IPv6: the IPv4 attacker
         hits += 1
         if found is not None:
