@@ -95,6 +95,15 @@ class FilterEngine:
             len(definition.failregex) - 2
         )
         self._buffer = LineBuffer(definition.maxlines) if definition.maxlines > 1 else None
+        # The prefregex's groups as each line reads them: its content group's number, and
+        # the name and number of every other group (they join the failregex's groups).
+        pref = definition.prefregex
+        self._content = 0 if pref is None else pref.groupindex["content"]
+        self._pref_groups = tuple(
+            (name, index)
+            for name, index in ({} if pref is None else pref.groupindex).items()
+            if name != "content"
+        )
 
     def feed(self, chunk: bytes, now: float, first_line: int | None = None) -> list[LineResult]:
         """Process ``chunk`` (complete lines); ``now`` dates year-less timestamps."""
@@ -134,6 +143,8 @@ class FilterEngine:
         by_first = self._by_first
         by_other = self._by_other
         merge = self._ids.merge
+        content_group = self._content
+        pref_groups = self._pref_groups
         for number, line in lines:
             line = line.rstrip("\r\n")
             if not line:
@@ -154,13 +165,12 @@ class FilterEngine:
             buf = line + "\n" if buffer is None else buffer.add(line)
             if ignore_early and _any_match(ignoreregex, buf):
                 continue
-            pre: dict[str, Any] = {}
+            pm = None
             if prefregex is not None:
                 pm = prefregex.search(buf)
                 if pm is None:
                     continue
-                pre = pm.groupdict()
-                content = pre.pop("content", None)
+                content = pm.group(content_group)
                 if content:
                     buf = content + "\n"
                     if buffer is not None:
@@ -197,8 +207,10 @@ class FilterEngine:
                     if not check_all:
                         break
                     continue
-                if pre:
-                    fail = {**pre, **fail}
+                if pm is not None:  # the prefregex's groups, unless the failregex has them
+                    for name, group in pref_groups:
+                        if name not in fail:
+                            fail[name] = pm.group(group)
                 mlfid = fail.get("mlfid")
                 if mlfid is not None:
                     fail = merge(mlfid, fail, number, when if when is not None else now)
@@ -212,12 +224,16 @@ class FilterEngine:
                         break
                 nofail = bool(fail.get("nofail"))
                 ignored = ignored or nofail
-                failures += (Failure(index, host, nofail),)
+                failures += (new(Failure, (index, host, nofail)),)
                 if not check_all:
                     break
             if failures or ignored:
-                results.append(LineResult(number, when, failures, ignored))
+                results.append(new(LineResult, (number, when, failures, ignored)))
         return results
+
+
+#: A record made from its fields at C speed (a NamedTuple's own ``__new__`` is Python).
+new = tuple.__new__
 
 
 def _alt_names(regex: re.Pattern[str]) -> tuple[tuple[str, str], ...]:

@@ -17,8 +17,6 @@ from typing import Any
 MLFID_CACHE_SIZE = 100
 MLFID_CACHE_TTL = 300.0
 
-_NOFAIL, _FORGET, _HAD_NOFAIL, _GAINED = 1, 2, 4, 8
-
 
 class ConnectionIds:
     def __init__(self) -> None:
@@ -30,77 +28,50 @@ class ConnectionIds:
 
     def merge(self, mlfid: str, fail: dict[str, Any], number: int, when: float) -> dict[str, Any]:
         """The groups of line ``number`` merged with what its id gathered (fail2ban's
-        ``Filter._mergeFailure``); ``nofail`` in the result: not a failure."""
+        ``Filter._mergeFailure``); ``nofail`` in the result: not a failure.
+
+        fail2ban also gathers each id's matched lines, for the message of a ban; nothing
+        here reads them, so they are not kept: what a line is (a failure or not, its
+        host, a host still pending) depends only on the groups and users merged here."""
         cache = self._cache
         entry = cache.get(mlfid)
         if entry is not None and entry[0] + MLFID_CACHE_TTL < when:
             del cache[mlfid]
             entry = None
         get = fail.get
-        if entry is None and not (get("mlfgained") or get("nofail") or get("mlfforget")):
-            # a plain failure of a new id (most lines of a storm): the general path below
-            # with its flags known, none of them set
-            fail.pop("mlfforget", None)
-            known = _update_users(fail, get("user"))
-            if len(cache) >= MLFID_CACHE_SIZE:
-                del cache[next(iter(cache))]
-            cache[mlfid] = (when, fail)
-            if fail.pop("mlfpending", 0) or (known and len(known) > 1):
-                fail.pop("nofail", None)
-                fail.pop("mlfgained", None)
-            fail["matches"] = [*fail.pop("nofail-matches", ()), *get("matches", ()), number]
-            return fail
         gained = get("mlfgained")
-        if gained:
-            flags = _GAINED | _NOFAIL
-            if not get("nofail"):
-                fail["nofail"] = gained
-        elif get("nofail"):
-            flags = _NOFAIL
-        else:
-            flags = 0
-        if fail.pop("mlfforget", None):
-            flags |= _FORGET
-        users: set[str] | None = None
+        if gained and not get("nofail"):
+            fail["nofail"] = gained  # a login that succeeded is no failure
+        forget = fail.pop("mlfforget", None)
+        user = get("user")
+        users: set[str] | None
         if entry is not None:
             groups = entry[1]
-            users = _update_users(groups, get("user"))
-            if groups.pop("nofail", None):
-                flags |= _HAD_NOFAIL
-            if groups.pop("mlfgained", None):
-                flags |= _HAD_NOFAIL
-            if flags & _GAINED:
+            users = groups.get("users")
+            if user:
+                if not users:
+                    users = groups["users"] = set()
+                users.add(user)
+            groups.pop("nofail", None)
+            groups.pop("mlfgained", None)
+            if gained:
                 groups.pop("mlfpending", None)
-            if not flags & _HAD_NOFAIL and not groups.get("mlfpending", 0):
-                groups.pop("matches", None)
-            groups.update((k, v) for k, v in fail.items() if v is not None)
+            groups.update({k: v for k, v in fail.items() if v is not None})
             fail = groups
-            if flags & _FORGET:
+            if forget:
                 cache.pop(mlfid, None)
-        elif not flags & _FORGET:  # a new id
-            users = _update_users(fail, get("user"))
-            if len(cache) >= MLFID_CACHE_SIZE:
-                del cache[next(iter(cache))]
-            cache[mlfid] = (when, fail)
+        else:
+            users = None
+            if not forget:  # a new id
+                users = get("users")
+                if user:
+                    if not users:
+                        users = fail["users"] = set()
+                    users.add(user)
+                if len(cache) >= MLFID_CACHE_SIZE:
+                    del cache[next(iter(cache))]
+                cache[mlfid] = (when, fail)
         if fail.pop("mlfpending", 0) or (users and len(users) > 1):
             fail.pop("nofail", None)
             fail.pop("mlfgained", None)
-            flags &= ~(_GAINED | _NOFAIL)
-        if not flags & _NOFAIL:
-            matches = [*fail.pop("nofail-matches", ()), *fail.get("matches", ())]
-            if not flags & _GAINED:
-                matches.append(number)
-            fail["matches"] = matches
-        elif flags & (_NOFAIL | _FORGET) == _NOFAIL:
-            fail["nofail-matches"] = [*fail.get("nofail-matches", ()), number]
         return fail
-
-
-def _update_users(fail: dict[str, Any], user: str | None) -> set[str] | None:
-    users: set[str] | None = fail.get("users")
-    if user:
-        if not users:
-            users = set()
-            fail["users"] = users
-        users.add(user)
-    return users
