@@ -37,7 +37,11 @@ class Event:
 
 
 class DetectionEngine:
-    def __init__(self, config: DetectConfig | None = None, *, record_events: bool = False) -> None:
+    def __init__(
+        self, config: DetectConfig | None = None, *, record_events: bool = False, scan: bool = True
+    ) -> None:
+        """``scan=False`` reads every scenario line by line, never with one scan of its
+        pattern (see :mod:`.scan`): the same results, slower in a storm."""
         self.config = config or DetectConfig()
         enabled = self.config.enabled
         per_table = max(16, self.config.max_buckets // max(1, len(enabled)))
@@ -59,7 +63,7 @@ class DetectionEngine:
         self._scans = [
             (index, s.extract.pattern)
             for index, s in enumerate(self._scenarios)
-            if isinstance(s.extract, SyslogExtract) and s.extract.scan
+            if scan and isinstance(s.extract, SyslogExtract) and s.extract.scan
         ]
         # per scenario: name, syslog regex or None, access check or None, bucket table
         self._plans: list[_Plan] = [
