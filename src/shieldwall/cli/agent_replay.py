@@ -210,9 +210,7 @@ def _table(offences: list[Offence], member: str) -> None:
 
 
 def _plain_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    last = len(header) - 1
-    out = [title]
-    for row in (header, *rows):
-        out.append("  ".join(c if i == last else c.ljust(widths[i]) for i, c in enumerate(row)))
-    sys.stdout.write("\n".join(out) + "\n")
+    widths = [max(map(len, column)) for column in zip(header, *rows, strict=True)]
+    # every column but the last padded to its width, as str.ljust pads
+    line = "  ".join([*(f"{{:<{w}}}" for w in widths[:-1]), "{}"])
+    sys.stdout.write("\n".join([title, *(line.format(*row) for row in (header, *rows))]) + "\n")

@@ -19,10 +19,11 @@ _CACHE_MAX = 4096
 
 
 class StampReader:
-    __slots__ = ("_cache",)
+    __slots__ = ("_cache", "_year")
 
     def __init__(self) -> None:
         self._cache: dict[bytes, float | None] = {}
+        self._year = (float("nan"), 0)  # (now, the year of now): one localtime per now
 
     def syslog(self, line: bytes, now: float) -> float | None:
         """Time of a syslog line (``Mar  3 06:31:12 host ...`` or RFC 3339 at the start)."""
@@ -59,7 +60,9 @@ class StampReader:
         m = _SYSLOG.match(key)
         if m is None or m.group(1) not in _MONTHS:
             return None
-        year = time.localtime(now).tm_year
+        if self._year[0] != now:
+            self._year = (now, time.localtime(now).tm_year)
+        year = self._year[1]
         fields = (year, _MONTHS[m.group(1)], int(m.group(2)))
         value = _stamp(fields, m.groups()[2:5], None)
         if value is not None and value > now + 86400:
