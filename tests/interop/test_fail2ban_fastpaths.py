@@ -89,7 +89,9 @@ def _stock_anchored() -> Iterator[tuple[str, re.Pattern[str], frozenset[str]]]:
 
 
 def _starts_right(name: str, regex: re.Pattern[str], chars: frozenset[str]) -> Callable[[], None]:
-    @settings(max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck))  # fmt: skip
+    # The same texts every run: some that hypothesis writes from a stock regex made
+    # `search` backtrack for minutes, which a test suite must never leave to chance.
+    @settings(max_examples=10, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))  # fmt: skip
     @given(st.from_regex(regex))
     def check(text: str) -> None:
         assert regex.search(text) is not None
