@@ -50,6 +50,10 @@ log = logging.getLogger("shieldwall.agent")
 Listener = Callable[[dict[str, Any]], None]
 
 
+class ResyncRequested(Exception):
+    """The hub no longer holds the history this agent asked for: resynchronise."""
+
+
 class Detector(Protocol):
     def feed(self, chunk: bytes, now: float) -> list[Offence]: ...
 
@@ -356,6 +360,11 @@ class Agent:
                         backoff.reset()
                     if failure is not None:
                         raise failure
+            except ResyncRequested as exc:
+                # Retention pruned the events after our cursor: start again as a new
+                # member does, from the decision list (no backoff: the hub is fine).
+                self.emit("resync_requested", reason=str(exc)[:300])
+                self.last_event_id = None
             except HubError as exc:
                 if exc.fatal:
                     self._give_up(exc)
@@ -437,10 +446,14 @@ class Agent:
         now = self.clock()
         applied: list[tuple[str, dict[str, Any]]] = []  # events to emit once enforced
         malformed: list[str] = []
+        resync = ""
         for event in events:
             if event.id is not None:
                 self.last_event_id = event.id
             try:
+                if event.kind == "resync":  # the hub pruned what we asked for
+                    resync = str(json.loads(event.data).get("reason", "history pruned"))
+                    break
                 if event.kind == "decision":
                     decision = wire.decision_from(json.loads(event.data))
                     verdict = self.policy.decide(decision, now)
@@ -470,6 +483,8 @@ class Agent:
             self.emit(kind, **fields)
         if malformed:
             raise ValueError(f"{len(malformed)} malformed event(s) from the hub: {malformed[0]}")
+        if resync:
+            raise ResyncRequested(resync)
 
     async def _expire_loop(self) -> None:
         while True:

@@ -1,4 +1,5 @@
-"""``shieldwall hub init|serve``: the alliance's secretariat."""
+"""``shieldwall hub init|serve|replica``: the alliance's secretariat (``checkpoint``:
+:mod:`shieldwall.cli.hub_records`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from shieldwall.bus.base import DEFAULT_STREAM, check_stream
+from shieldwall.cli import hub_records
 from shieldwall.cli.common import CLIError, add_subparsers, console, listen_address, print_json
 from shieldwall.store.urls import redact
 
@@ -86,6 +88,8 @@ def register(sub: Any) -> None:
     )
     replica.set_defaults(func=cmd_replica)
 
+    hub_records.register(actions)
+
 
 def _serving_args(parser: argparse.ArgumentParser) -> None:
     from shieldwall import logs
@@ -139,6 +143,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from shieldwall.bus.base import check_bus_url
     from shieldwall.hub.app import create_app, open_secretariat
     from shieldwall.hub.roles import bus_url, nats_connect, primary_pump
+    from shieldwall.hub.upkeep import Upkeep
     from shieldwall.interop.mount import interop_routes
 
     _logging(args)
@@ -159,6 +164,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if url:
         pump = primary_pump(sec, nats_connect(url, stream or sec.settings.bus_stream))
         tasks.append(pump.run)
+    tasks.append(Upkeep(sec, args.data).run)  # checkpoints and retention (if it records)
     middleware = []
     if node is not None:
         tasks.append(node.run)

@@ -290,6 +290,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "float", 0.25, "the share of the ladder's duration a shorter ban keeps", lo=0.01, hi=1
         ),
     },
+    "records": {
+        "retention": _k(
+            "duration",
+            7776000.0,
+            "recorded inputs and stream events older than this are exported to an archive "
+            "file and pruned from the store, once a checkpoint covers them (0: keep them "
+            "forever); a member resuming from before it is resynchronised",
+            lo=0,
+            hi=100 * 365 * 86400.0,
+        ),
+    },
     "views": {
         "access": _k(
             "choice",

@@ -190,6 +190,13 @@ class SharedRules:
     shorten: float = 0.25
 
 
+@dataclass(frozen=True)
+class RecordsRules:
+    """[records]: how long the hub keeps recorded inputs and stream events."""
+
+    retention: float = 7776000.0  # 90 days; 0: forever
+
+
 ViewAccess = Literal["public", "members", "admin"]
 
 
@@ -230,6 +237,7 @@ class Treaty:
     alert: AlertRules = AlertRules()
     shared: SharedRules = SharedRules()
     correlation: CorrelationRules = CorrelationRules()
+    records: RecordsRules = RecordsRules()
 
     @property
     def label(self) -> str:
@@ -335,6 +343,7 @@ def load_treaty(text: str, source: str = "<treaty>") -> Treaty:
         alert=AlertRules(**values["alert"]),
         shared=SharedRules(**values["shared"]),
         correlation=CorrelationRules(**values["correlation"]),
+        records=RecordsRules(**values["records"]),
     )
     problem = _cross_check(treaty)
     if problem:
@@ -429,6 +438,12 @@ def _cross_check(t: Treaty) -> str:
         return (
             f"collective.reputation_threshold = {t.reputation_threshold} is above "
             f"reputation.maximum = {rep.maximum}: no member could ever count; lower it"
+        )
+    if 0 < t.records.retention < 86400:
+        return (
+            f"records.retention = {t.records.retention:g}s is shorter than a day: members "
+            "offline for longer would all need a full resynchronisation; keep at least "
+            '"1d", or 0 to keep records forever'
         )
     if t.consultation.enabled and t.consultation.timeout > t.window:
         return (

@@ -4,8 +4,8 @@ Every change follows the same path, inside one store transaction: the input is
 recorded, the council computes the outcome, everything it produced is recorded;
 only after the commit are the new events published and the caller answered. On
 start the council's state is rebuilt by replaying the recorded inputs in order with
-their recorded times; the council is deterministic, so the rebuilt state is the one
-that was lost.
+their recorded times, from the newest checkpoint that loads (``hub/checkpoints.py``);
+the council is deterministic, so the rebuilt state is the one that was lost.
 
 A store that refuses a change costs that one change, not the hub. Values the store
 could refuse (integers past 64 bits, NaN, unpaired surrogates) are refused at the
@@ -34,7 +34,7 @@ from shieldwall import wire
 from shieldwall.core.council import Council
 from shieldwall.core.model import Consultation, Decision, Outcome, Signal
 from shieldwall.core.treaty import Treaty, load_treaty
-from shieldwall.hub import oplog, quarantine
+from shieldwall.hub import checkpoints, oplog
 from shieldwall.hub.bookkeeping import (
     REPLICA_INPUT,
     REPLICA_OF,
@@ -116,22 +116,21 @@ class Secretariat(ReplicaInputs):
         return self.council.treaty
 
     def _replay(self) -> None:
-        self.council = Council(self.founding)  # amendments are replayed with the rest
+        """The council from the newest valid checkpoint and the inputs recorded after it."""
         for name, public, addresses, _at, last_seq, policy in self.store.member_rows():
             self.identities[name] = Identity(
                 name, parse_public(public), public, addresses, last_seq, policy
             )
-        held = quarantine.scan(self.store, self.treaty)
-        self.council.reserve(held.decisions, held.consultations)
-        signals = self.store.signals_by_input()
-        replayed = 0
-        for seq, at, kind, payload in self.store.inputs():
-            try:
-                self._apply(kind, payload, at, signals.get(seq, []))
-            except (ValueError, KeyError, TypeError) as exc:  # refused by this version
-                quarantine.note_input(held, seq, kind, str(exc) or repr(exc))
-            replayed += 1
-        log.info("replayed %d recorded inputs", replayed)
+        rebuilt = checkpoints.rebuild(self.store, self.founding)
+        self.council = rebuilt.council
+        if rebuilt.checkpoint is None:
+            log.info("replayed %d recorded inputs", rebuilt.replayed)
+        else:
+            log.info(
+                "loaded the checkpoint at input %d and replayed %d recorded inputs after it",
+                rebuilt.checkpoint,
+                rebuilt.replayed,
+            )
 
     def _backfill(self, after: int, limit: int) -> list[Event]:
         events = []

@@ -41,6 +41,8 @@ class HubSettings:
     bus: str = field(default="", repr=False)
     bus_stream: str = DEFAULT_STREAM
     lease: float = 3.0
+    checkpoint_inputs: int = 100_000
+    checkpoint_seconds: float = 3600.0
 
 
 HELP = {
@@ -79,6 +81,14 @@ HELP = {
     "lease": (
         "seconds a leader's lease lasts on a PostgreSQL store shared by several hub "
         "nodes; a standby takes over this long after the leader stops renewing it"
+    ),
+    "checkpoint_inputs": (
+        "recorded inputs after which the hub (the leader) writes a checkpoint of the "
+        "council, so a start replays only what came after it"
+    ),
+    "checkpoint_seconds": (
+        "seconds after which the hub writes a checkpoint anyway, if anything was "
+        "recorded since the last one; each checkpoint is followed by a retention pass"
     ),
     "store": (
         'where the records live: "sqlite" (DIR/hub.sqlite3) or a PostgreSQL URL '

@@ -6,6 +6,12 @@ gap from the store, so reconnecting with ``Last-Event-ID`` gives no gap and no
 duplicate. Subscribers share one wake-up per publish instead of a queue each, so a
 slow member never makes the hub buffer for it.
 
+Retention prunes old events from the store (``hub/retention.py``); event ids are
+dense, so a gap in what the store returns means the history asked for is gone. The
+subscriber then gets one ``resync`` event instead, carrying the current id, and
+follows on from there, as a new member does (a member's agent answers it with a full
+resynchronisation from the decision list).
+
 Events go out in batches of at most ``chunk``. Subscribers catching up (say from
 ``Last-Event-ID: 0``) take turns: at most ``turns`` of them read and format a batch
 in one pass of the event loop, so however many members resume at once, a request
@@ -15,6 +21,7 @@ arriving meanwhile waits for a few batches, never for a round of all of them.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -75,7 +82,23 @@ class Broadcaster:
             # ids are dense: index arithmetic finds the start without scanning.
             start = after - recent[0].id + 1
             return [recent[i] for i in range(start, min(len(recent), start + limit))]
-        return self._backfill(after, limit)
+        events = self._backfill(after, limit)
+        if events and events[0].id > after + 1:
+            return [self.resync(after, events[0])]
+        return events
+
+    def resync(self, after: int, oldest: Event) -> Event:
+        """What a subscriber asking for pruned history gets: start again from now."""
+        body = {
+            "reason": (
+                f"events after {after} up to {oldest.id - 1} were pruned by the treaty's "
+                "retention: resynchronise from the decision list, then follow on"
+            ),
+            "after": after,
+            "oldest": oldest.id,
+            "cursor": self._last_id,
+        }
+        return Event(self._last_id, oldest.at, "resync", json.dumps(body, separators=(",", ":")))
 
     async def follow(
         self, after: int, heartbeat: float = 15.0

@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shieldwall.core.model import Consultation, Decision, Dispute, Revocation, Signal
+
+if TYPE_CHECKING:
+    from shieldwall.store.retained import CheckpointRow
 
 MemberRow = tuple[str, str, list[str], float, int, dict[str, Any] | None]
 
@@ -28,6 +31,10 @@ class Store(Protocol):
     def schema_version(self) -> int: ...
 
     def close(self) -> None: ...
+
+    def reader(self) -> Store:
+        """Another connection to the same records, for reading from one other thread."""
+        ...
 
     def transaction(self) -> AbstractContextManager[object]:
         """All writes inside commit together, or none does (the block raised)."""
@@ -144,3 +151,23 @@ class Store(Protocol):
     def events_after(self, after: int, limit: int = 10000) -> list[tuple[int, float, str, str]]: ...
 
     def last_event_id(self) -> int: ...
+
+    # -- checkpoints and retention (store/retained.py) --------------------------------
+
+    def put_checkpoint(self, row: CheckpointRow, blob: bytes, keep: int = ...) -> None: ...
+
+    def checkpoints(self) -> list[CheckpointRow]: ...
+
+    def checkpoint_blob(self, seq: int) -> bytes | None: ...
+
+    def pruned_input(self) -> int: ...
+
+    def pruned_event(self) -> int: ...
+
+    def last_input_before(self, at: float) -> int: ...
+
+    def last_event_before(self, at: float) -> int: ...
+
+    def signals_between(self, after: int, upto: int) -> list[tuple[int, Signal]]: ...
+
+    def prune(self, inputs_upto: int, events_upto: int) -> tuple[int, int]: ...

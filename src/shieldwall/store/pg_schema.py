@@ -6,7 +6,8 @@ been applied; each migration runs once, in its own transaction, under an advisor
 lock (two nodes starting together migrate once). Never edit a released migration:
 append a new one, here and in ``schema.py``. Migration 3 is PostgreSQL's own
 (``OWN``): the leader lease of a hub's nodes (:mod:`shieldwall.store.lease`) and the
-fence that refuses a commit from a hub that no longer holds it.
+fence that refuses a commit from a hub that no longer holds it. Migration 4 (SQLite's
+3, checkpoints) also puts the fence on writing checkpoints and on pruning.
 
 Differences that keep the semantics: times are ``DOUBLE PRECISION`` (SQLite ``REAL``),
 integers ``BIGINT``; ``AUTOINCREMENT`` keys are identity columns, except the stream's
@@ -148,6 +149,30 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
         "CREATE TRIGGER inputs_fence BEFORE INSERT ON inputs "
         "FOR EACH STATEMENT EXECUTE FUNCTION shieldwall_fence()",
         "CREATE TRIGGER events_fence BEFORE INSERT ON events "
+        "FOR EACH STATEMENT EXECUTE FUNCTION shieldwall_fence()",
+    ),
+    # 4: checkpoints of the council's state; checkpoints and pruning pass the fence
+    (
+        """
+        CREATE TABLE checkpoints (
+            seq BIGINT PRIMARY KEY,
+            at DOUBLE PRECISION NOT NULL,
+            written_at DOUBLE PRECISION NOT NULL,
+            format INTEGER NOT NULL,
+            treaty TEXT NOT NULL,
+            treaty_label TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            body BYTEA NOT NULL
+        )
+        """,
+        "CREATE INDEX events_at ON events (at)",
+        "CREATE INDEX inputs_at ON inputs (at)",
+        "CREATE TRIGGER checkpoints_fence BEFORE INSERT OR DELETE ON checkpoints "
+        "FOR EACH STATEMENT EXECUTE FUNCTION shieldwall_fence()",
+        "CREATE TRIGGER inputs_prune_fence BEFORE DELETE ON inputs "
+        "FOR EACH STATEMENT EXECUTE FUNCTION shieldwall_fence()",
+        "CREATE TRIGGER events_prune_fence BEFORE DELETE ON events "
         "FOR EACH STATEMENT EXECUTE FUNCTION shieldwall_fence()",
     ),
 )

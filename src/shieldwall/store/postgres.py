@@ -106,6 +106,10 @@ class PostgresStore(Queries):
     def close(self) -> None:
         self._conn.close()
 
+    def reader(self) -> PostgresStore:
+        """Another session, which never writes, for one other thread (checkpoints, archives)."""
+        return PostgresStore(self._url, lock_wait=self._lock_wait)
+
     # -- connection -------------------------------------------------------------------
 
     def _connect(self) -> psycopg.Connection[Any]:

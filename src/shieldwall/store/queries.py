@@ -8,13 +8,14 @@ hold) is a hook or a class constant the store defines; everything else lives her
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar, Protocol
 
 from shieldwall.core.model import Consultation, Decision, Dispute, Revocation, Signal
 from shieldwall.store import rows
 from shieldwall.store.base import MemberRow
+from shieldwall.store.retained import RetainedQueries
 from shieldwall.store.rows import (
     DECISION_COLS,
     DISPUTE_KEYS,
@@ -56,7 +57,7 @@ class Cursor(Protocol):
     def __iter__(self) -> Iterator[Any]: ...
 
 
-class Queries(ABC):
+class Queries(RetainedQueries):
     """The store methods whose SQL and row mapping are the same in both dialects."""
 
     _MEMBER_ORDER: ClassVar[str]

@@ -23,7 +23,9 @@ SIGNAL_COLS = "member, target, scenario, at, events"
 SIGNAL_INSERT_COLS = "input_seq, member, target, scenario, at, events, received_at"
 MEMBER_COLS = "name, public_key, addresses, applied_at, last_seq, policy"
 DISPUTE_KEYS = ("id", "member", "target", "scenario", "at", "protected", "reason")
-TABLES = frozenset({"signals", "decisions", "disputes", "events", "inputs", "members"})
+TABLES = frozenset(
+    {"signals", "decisions", "disputes", "events", "inputs", "members", "checkpoints"}
+)
 
 
 def dumps(value: Any) -> str:

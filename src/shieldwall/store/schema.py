@@ -92,4 +92,20 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX decisions_revoked ON decisions (revoked_at) WHERE revoked_at IS NOT NULL;
     CREATE INDEX signals_at ON signals (at);
     """,
+    # 3: checkpoints of the council's state (replay starts after the newest valid one)
+    """
+    CREATE TABLE checkpoints (
+        seq INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        written_at REAL NOT NULL,
+        format INTEGER NOT NULL,
+        treaty TEXT NOT NULL,
+        treaty_label TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        body BLOB NOT NULL
+    );
+    CREATE INDEX events_at ON events (at);
+    CREATE INDEX inputs_at ON inputs (at);
+    """,
 )

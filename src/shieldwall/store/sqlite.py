@@ -67,6 +67,10 @@ class SQLiteStore(Queries):
     def close(self) -> None:
         self._db.close()
 
+    def reader(self) -> SQLiteStore:
+        """Another connection, read-only, for one other thread (checkpoints, archives)."""
+        return SQLiteStore(self.path, read_only=True)
+
     # -- schema -------------------------------------------------------------------
 
     def _migrate(self) -> None:

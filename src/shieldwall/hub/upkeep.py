@@ -1,0 +1,188 @@
+"""The hub's upkeep: periodic checkpoints of the council, then a retention pass.
+
+Only the hub that records runs it: the single hub on SQLite, or the leader on
+PostgreSQL (a standby or a bus replica records nothing). A checkpoint is due after
+``checkpoint_inputs`` recorded inputs, or after ``checkpoint_seconds`` if anything was
+recorded since the last one. It is built off the event loop, on a connection of its
+own, by replaying the inputs since the previous checkpoint (``hub/checkpoints.py``);
+the loop only stores the finished bytes, in one transaction (on PostgreSQL under the
+fence, so a leader that lost its lease stores nothing).
+
+Each checkpoint is followed by a retention pass: recorded inputs and stream events
+older than the treaty's ``[records] retention`` are exported to an archive file
+(``hub/archive.py``) on the same kind of connection, and then deleted from the store in
+one transaction. Inputs are pruned only up to the older of the two newest checkpoints,
+so a damaged newest checkpoint still leaves one to start from; the newest input and
+event are never pruned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from shieldwall.core.treaty import Treaty
+from shieldwall.hub import archive, checkpoints
+from shieldwall.hub.archive import Span
+from shieldwall.hub.secretariat import Secretariat
+from shieldwall.store.base import Store
+
+log = logging.getLogger("shieldwall.hub")
+
+POLL = 5.0  # seconds between looks at whether a checkpoint is due
+
+
+def due(store: Store, inputs: int, seconds: float, now: float) -> int | None:
+    """The input seq a checkpoint is due at, or None if none is due yet."""
+    recorded = store.last_input_seq()
+    rows = store.checkpoints()
+    last, written = (rows[0].seq, rows[0].written_at) if rows else (0, -float("inf"))
+    if recorded <= last:
+        return None
+    if recorded - last >= inputs or now - written >= seconds:
+        return recorded
+    return None
+
+
+def build(store: Store, founding: Treaty, upto: int, now: float) -> checkpoints.Built:
+    """Build the checkpoint at ``upto`` on a reader connection of ``store`` (any thread)."""
+    reader = store.reader()
+    try:
+        return checkpoints.build(reader, founding, upto, now)
+    finally:
+        reader.close()
+
+
+def store_built(store: Store, built: checkpoints.Built) -> None:
+    with store.transaction():
+        store.put_checkpoint(built.row, built.blob)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What one retention pass did."""
+
+    path: Path | None
+    inputs: Span
+    events: Span
+    pruned_inputs: int
+    pruned_events: int
+    seconds: float  # pruning only (the transaction), after the export
+
+
+def spans(store: Store, treaty: Treaty, now: float) -> tuple[Span, Span]:
+    """The inputs and events a retention pass at ``now`` would archive and prune."""
+    keep = treaty.records.retention
+    pruned_input, pruned_event = store.pruned_input(), store.pruned_event()
+    rows = store.checkpoints()
+    if keep <= 0:
+        return Span(pruned_input, pruned_input), Span(pruned_event, pruned_event)
+    cutoff = now - keep
+    covered = rows[1].seq if len(rows) >= 2 else 0
+    upto_input = min(covered, store.last_input_before(cutoff), store.last_input_seq() - 1)
+    upto_event = min(store.last_event_before(cutoff), store.last_event_id() - 1)
+    return Span(pruned_input, upto_input), Span(pruned_event, upto_event)
+
+
+def export(store: Store, directory: Path, inputs: Span, events: Span, now: float) -> Path:
+    """Export on a reader connection of ``store`` (any thread)."""
+    reader = store.reader()
+    try:
+        return archive.export(reader, directory, inputs, events, now)
+    finally:
+        reader.close()
+
+
+def prune(store: Store, inputs: Span, events: Span, path: Path | None) -> Pass:
+    """Delete the exported rows in one transaction."""
+    started = time.perf_counter()
+    with store.transaction():
+        counts = store.prune(
+            inputs.upto if inputs else inputs.after, events.upto if events else events.after
+        )
+    return Pass(path, inputs, events, *counts, time.perf_counter() - started)
+
+
+def retain(store: Store, treaty: Treaty, directory: Path, now: float) -> Pass | None:
+    """One retention pass in this thread (the CLI, benchmarks); None if nothing is due."""
+    inputs, events = spans(store, treaty, now)
+    if not inputs and not events:
+        return None
+    return prune(store, inputs, events, archive.export(store, directory, inputs, events, now))
+
+
+class Upkeep:
+    """The hub task: checkpoints when due, each followed by a retention pass."""
+
+    def __init__(
+        self,
+        sec: Secretariat,
+        data_dir: Path,
+        clock: Callable[[], float] = time.time,
+        poll: float = POLL,
+    ) -> None:
+        self.sec = sec
+        self.directory = Path(data_dir) / archive.DIRECTORY
+        self.clock = clock
+        self.poll = poll
+        self.last: checkpoints.Built | None = None
+        self.last_pass: Pass | None = None
+
+    def records(self) -> bool:
+        """Whether this hub records (and so keeps checkpoints and retention)."""
+        return not self.sec.standby and self.sec.replica_of is None
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll)
+            try:
+                await self.step()
+            except Exception as exc:  # a task of the hub must never die silently
+                log.warning("checkpoint or retention pass failed: %s (retrying)", exc)
+
+    async def step(self) -> checkpoints.Built | None:
+        """A checkpoint and a retention pass if one is due; the checkpoint written."""
+        if not self.records():
+            return None
+        sec, now = self.sec, self.clock()
+        s = sec.settings
+        upto = due(sec.store, s.checkpoint_inputs, s.checkpoint_seconds, now)
+        if upto is None:
+            return None
+        built = await asyncio.to_thread(build, sec.store, sec.founding, upto, now)
+        if not self.records():  # lost the lease meanwhile: the new leader checkpoints
+            return None
+        store_built(sec.store, built)
+        self.last = built
+        log.info(
+            "checkpoint at input %d written (%d bytes, %d inputs replayed in %.2fs)",
+            upto,
+            len(built.blob),
+            built.replayed,
+            built.seconds,
+        )
+        await self.retain(now)
+        return built
+
+    async def retain(self, now: float) -> Pass | None:
+        store = self.sec.store
+        inputs, events = spans(store, self.sec.treaty, now)
+        if not inputs and not events:
+            return None
+        path = await asyncio.to_thread(export, store, self.directory, inputs, events, now)
+        if not self.records():
+            return None
+        done = prune(store, inputs, events, path)
+        self.last_pass = done
+        log.info(
+            "retention: %d inputs and %d events older than %gs archived to %s and pruned",
+            done.pruned_inputs,
+            done.pruned_events,
+            self.sec.treaty.records.retention,
+            path,
+        )
+        return done
