@@ -130,6 +130,22 @@ def _with(section: str, body: str) -> str:
             id="mode-typo",
         ),
         pytest.param(
+            _with("records", 'retention = "2h"'),
+            "records.retention = 7200s is shorter than a day: members offline for longer "
+            'would all need a full resynchronisation; keep at least "1d", or 0 to keep',
+            id="retention-under-a-day",
+        ),
+        pytest.param(
+            _with("records", 'retention = "forever"'),
+            "records.retention = 'forever' must be a duration",
+            id="retention-words",
+        ),
+        pytest.param(
+            _with("records", "retention = -1"),
+            "records.retention = -1 must be a duration",
+            id="retention-negative",
+        ),
+        pytest.param(
             _with("collective", 'window = "4 hours"'),
             'collective.window = \'4 hours\' must be a duration such as "90s", "15m"',
             id="window-words",
@@ -267,6 +283,18 @@ def test_errors_name_key_value_and_fix(text: str, message: str) -> None:
         load_treaty(text, source="alliance.toml")
     assert str(err.value).startswith("alliance.toml: ")
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "seconds"),
+    [
+        pytest.param("", 90 * 86400.0, id="default-90d"),
+        pytest.param("[records]\nretention = 0", 0.0, id="zero-keeps-forever"),
+        pytest.param('[records]\nretention = "1d"', 86400.0, id="one-day"),
+    ],
+)
+def test_records_retention(body: str, seconds: float) -> None:
+    assert load_treaty(f"{MINIMAL}\n{body}\n").records.retention == seconds
 
 
 def test_section_given_as_value_is_explained() -> None:

@@ -186,3 +186,46 @@ def test_a_standby_asks_a_member_it_has_not_caught_up_with_to_resend(store_url: 
         for node in (a, b):
             node.lease.close()
             node.store.close()
+
+
+def test_only_the_leader_checkpoints_and_a_resyncing_standby_starts_from_it(
+    store_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from shieldwall.hub import checkpoints
+    from shieldwall.hub.upkeep import Upkeep, build, store_built
+
+    clock = Clock()
+    settings = HubSettings(store=store_url, lease=0.3, checkpoint_inputs=1)
+    a = open_node(settings, store_url, "http://a.test", clock)
+    b = open_node(settings, store_url, "http://b.test", clock)
+    try:
+        for name, address in FOUNDERS.items():
+            a.sec.join(name, SigningKey.generate().public_key, [address])
+            a.sec.approve(name, "secretariat")
+        _report(a.sec, "alpha")
+        _report(a.sec, "bravo")
+        assert asyncio.run(Upkeep(b.sec, tmp_path / "b", clock=clock).step()) is None
+        written = asyncio.run(Upkeep(a.sec, tmp_path / "a", clock=clock).step())
+        assert written is not None and a.store.checkpoints()[0].seq == written.row.seq
+        _report(a.sec, "charlie", "198.51.100.99")
+
+        # A standby resyncing loads the checkpoint and replays only what came after.
+        caplog.set_level(logging.INFO, logger="shieldwall.hub")
+        b.resync()
+        assert f"loaded the checkpoint at input {written.row.seq} and replayed 1" in caplog.text
+        _caught_up(b)  # the stream's events
+        assert state(b.sec) == state(a.sec)
+
+        # b takes over; a, deposed but not yet aware, cannot store a checkpoint.
+        _take_over(b)
+        late = build(a.store, a.sec.founding, a.store.last_input_seq(), clock())
+        with pytest.raises(Exception, match="shieldwall fence: this hub writes under epoch 1"):
+            store_built(a.store, late)
+        assert [r.seq for r in b.store.checkpoints()] == [written.row.seq]
+        assert checkpoints.verify(b.store, b.sec.founding).ok
+    finally:
+        for node in (a, b):
+            node.lease.close()
+            node.store.close()

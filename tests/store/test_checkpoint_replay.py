@@ -1,0 +1,284 @@
+"""A hub starts from its newest valid checkpoint, on either store, and the result is the
+state a full replay of every recorded input gives; retention archives and prunes."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from pathlib import Path
+
+import pytest
+
+from shieldwall.core import checkpoint
+from shieldwall.core.model import Signal
+from shieldwall.core.treaty import template_text
+from shieldwall.hub import archive, checkpoints, upkeep
+from shieldwall.hub.bookkeeping import token_digest
+from shieldwall.hub.secretariat import Secretariat
+from shieldwall.signing import SigningKey
+from tests.hub.conftest import Clock
+
+from .conftest import Stores
+
+DAY = 86400.0
+
+
+def _secretariat(stores: Stores, clock: Clock, fresh: bool = False) -> Secretariat:
+    store = stores.open()
+    if fresh:
+        with store.transaction():
+            store.set_meta("treaty", template_text("nato"))
+            store.set_meta("admin_token_sha256", token_digest("swa_test"))
+    return Secretariat(store, clock)
+
+
+def _alliance(sec: Secretariat) -> None:
+    for i, name in enumerate(("alpha", "bravo", "charlie")):
+        sec.join(name, SigningKey.generate().public_key, [f"192.0.2.{10 + i}"])
+        sec.approve(name, by="secretariat")
+
+
+def _attacks(sec: Secretariat, clock: Clock, rounds: int, step: float = 60.0) -> None:
+    """Each round: two members report an attacker (a decision), one reports a stray."""
+    for r in range(rounds):
+        base = 1_800_000_000_000_000 + r
+        for k, member in enumerate(("alpha", "bravo")):
+            target = f"203.0.{r % 200}.{10 + r % 50}"
+            sec.submit(member, base, [Signal(member, target, "ssh", clock(), 5 + k)])
+            clock.advance(1)
+        sec.submit(
+            "charlie", base, [Signal("charlie", f"198.51.100.{r % 250}", "http", clock(), 2)]
+        )
+        clock.advance(step)
+        sec.tick()
+
+
+def _checkpoint(sec: Secretariat, clock: Clock) -> checkpoints.Built:
+    built = checkpoints.build(sec.store, sec.founding, sec.store.last_input_seq(), clock())
+    upkeep.store_built(sec.store, built)
+    return built
+
+
+def _replayed(sec: Secretariat) -> bytes:
+    """The bytes of a full replay of the store (no checkpoint) up to its last input."""
+    upto = sec.store.last_input_seq()
+    full = checkpoints.rebuild(sec.store, sec.founding, upto, checkpoints=False)
+    return checkpoint.capture(full.council, upto).body
+
+
+def test_a_start_loads_the_newest_checkpoint_and_replays_only_what_came_after(
+    stores: Stores, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    sec = _secretariat(stores, clock, fresh=True)
+    _alliance(sec)
+    _attacks(sec, clock, 5)
+    first = _checkpoint(sec, clock)
+    _attacks(sec, clock, 5)
+    second = _checkpoint(sec, clock)
+    assert second.replayed < sec.store.last_input_seq() - first.row.seq + 1, (
+        "the second checkpoint is built from the first, not from the first input"
+    )
+    _attacks(sec, clock, 3)
+    after = sec.store.last_input_seq() - second.row.seq
+    active = [d.id for d in sec.active(clock())]
+    last_event = sec.stream.last_id
+    sec.store.close()
+
+    caplog.set_level(logging.INFO, logger="shieldwall.hub")
+    again = _secretariat(stores, clock)
+    assert (
+        f"loaded the checkpoint at input {second.row.seq} and replayed {after} recorded inputs"
+        in caplog.text
+    )
+    assert [d.id for d in again.active(clock())] == active and active
+    assert again.stream.last_id == last_event
+    upto = again.store.last_input_seq()
+    assert checkpoint.capture(again.council, upto).body == _replayed(again)
+
+
+def test_checkpoints_are_deterministic_and_verify_against_a_replay(stores: Stores) -> None:
+    clock = Clock()
+    sec = _secretariat(stores, clock, fresh=True)
+    _alliance(sec)
+    _attacks(sec, clock, 6)
+    built = _checkpoint(sec, clock)
+    again = checkpoints.build(sec.store, sec.founding, built.row.seq, clock())
+    assert again.row.digest == built.row.digest
+    verdict = checkpoints.verify(sec.store, sec.founding)
+    assert verdict.ok and verdict.seq == built.row.seq and verdict.replayed == built.row.digest
+
+
+def test_a_checkpoint_that_differs_from_the_replay_fails_verification(stores: Stores) -> None:
+    clock = Clock()
+    sec = _secretariat(stores, clock, fresh=True)
+    _alliance(sec)
+    _attacks(sec, clock, 3)
+    early = checkpoints.rebuild(sec.store, sec.founding, sec.store.last_input_seq())
+    _attacks(sec, clock, 3)
+    upto = sec.store.last_input_seq()
+    wrong = checkpoint.capture(early.council, upto)  # loads, but is not the state at upto
+    with sec.store.transaction():
+        sec.store.put_checkpoint(checkpoints.row(wrong, clock()), zlib.compress(wrong.body))
+    verdict = checkpoints.verify(sec.store, sec.founding)
+    assert verdict.loads and not verdict.ok and verdict.stored == wrong.digest
+
+
+def _damage(stores: Stores, seq: int, how: str) -> None:
+    store = stores.open()
+    blob = store.checkpoint_blob(seq) or b""
+    row = next(r for r in store.checkpoints() if r.seq == seq)
+    if how == "format":
+        row = checkpoints.CheckpointRow(**{**vars(row), "format": checkpoint.FORMAT + 1})
+    elif how == "digest":
+        row = checkpoints.CheckpointRow(**{**vars(row), "digest": "0" * 64})
+    else:
+        blob = blob[: len(blob) // 2]
+    with store.transaction():
+        store._run("DELETE FROM checkpoints WHERE seq = ?", (seq,))
+        store.put_checkpoint(row, blob)
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("how", "why"),
+    [
+        pytest.param("format", "has format 2, this version reads 1", id="other-format"),
+        pytest.param("digest", "do not match its digest", id="digest-mismatch"),
+        pytest.param("truncated", "Error -5", id="corrupt"),
+    ],
+)
+def test_a_checkpoint_that_does_not_load_is_skipped_for_the_one_before(
+    stores: Stores, caplog: pytest.LogCaptureFixture, how: str, why: str
+) -> None:
+    clock = Clock()
+    sec = _secretariat(stores, clock, fresh=True)
+    _alliance(sec)
+    _attacks(sec, clock, 3)
+    first = _checkpoint(sec, clock)
+    _attacks(sec, clock, 3)
+    second = _checkpoint(sec, clock)
+    sec.store.close()
+    _damage(stores, second.row.seq, how)
+
+    caplog.set_level(logging.INFO, logger="shieldwall.hub")
+    again = _secretariat(stores, clock)
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 1 and f"checkpoint at input {second.row.seq} skipped" in skipped[0]
+    assert why in skipped[0]
+    assert f"loaded the checkpoint at input {first.row.seq}" in caplog.text
+    assert checkpoint.capture(again.council, again.store.last_input_seq()).body == _replayed(again)
+
+
+def test_without_a_loadable_checkpoint_the_hub_replays_everything(
+    stores: Stores, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    sec = _secretariat(stores, clock, fresh=True)
+    _alliance(sec)
+    _attacks(sec, clock, 3)
+    only = _checkpoint(sec, clock)
+    total = sec.store.last_input_seq()
+    sec.store.close()
+    _damage(stores, only.row.seq, "digest")
+    caplog.set_level(logging.INFO, logger="shieldwall.hub")
+    _secretariat(stores, clock)
+    assert f"replayed {total} recorded inputs" in caplog.text
+
+
+def _retained(stores: Stores, clock: Clock) -> Secretariat:
+    """A hub whose first records are 100 days old, with two checkpoints covering them."""
+    sec = _secretariat(stores, clock, fresh=True)
+    _alliance(sec)
+    _attacks(sec, clock, 4)
+    clock.advance(100 * DAY)
+    _checkpoint(sec, clock)
+    _attacks(sec, clock, 2)
+    _checkpoint(sec, clock)
+    _attacks(sec, clock, 1)
+    return sec
+
+
+def test_retention_archives_then_prunes_what_the_checkpoints_cover(
+    stores: Stores, tmp_path: Path
+) -> None:
+    clock = Clock()
+    sec = _retained(stores, clock)
+    store = sec.store
+    covered = store.checkpoints()[1].seq  # the older of the two newest checkpoints
+    old_inputs = store.last_input_before(clock() - 90 * DAY)
+    old_events = store.last_event_before(clock() - 90 * DAY)
+    assert 0 < old_inputs <= covered and old_events > 0
+    inputs = store.inputs_after(0, 10_000)[:old_inputs]
+    events = store.events_after(0, 10_000)[:old_events]
+    signals = store.signals_between(0, old_inputs)
+    active = [d.id for d in sec.active(clock())]
+
+    done = upkeep.retain(store, sec.treaty, tmp_path / "archive", clock())
+    assert done is not None and done.path is not None
+    assert (done.pruned_inputs, done.pruned_events) == (old_inputs, old_events)
+    assert done.path.name == f"records-i1-{old_inputs}-e1-{old_events}.jsonl.gz"
+    lines = list(archive.read(done.path))
+    assert lines[0]["inputs"] == [1, old_inputs] and lines[0]["events"] == [1, old_events]
+    assert [(x["input"], x["kind"]) for x in lines if "input" in x] == [
+        (seq, kind) for seq, _, kind, _ in inputs
+    ]
+    archived_signals = [
+        (x["input"], tuple(s)) for x in lines if "input" in x for s in x.get("signals", [])
+    ]
+    assert archived_signals == [
+        (seq, (s.member, s.target, s.scenario, s.at, s.events)) for seq, s in signals
+    ]
+    assert [(x["event"], x["body"]) for x in lines if "event" in x] == [
+        (i, body) for i, _, _, body in events
+    ]
+    assert store.inputs_after(0, 1)[0][0] == old_inputs + 1
+    assert store.signals_between(0, old_inputs) == []
+    assert upkeep.retain(store, sec.treaty, tmp_path / "archive", clock()) is None
+    last_event = sec.stream.last_id
+    store.close()
+
+    again = _secretariat(stores, clock)  # from the checkpoint: the pruned inputs are not needed
+    assert [d.id for d in again.active(clock())] == active
+    assert again.stream.last_id == last_event
+    for decision_id in active:
+        assert again.store.decision_row(decision_id) is not None
+
+
+def test_without_two_checkpoints_nothing_is_pruned(stores: Stores, tmp_path: Path) -> None:
+    clock = Clock()
+    sec = _secretariat(stores, clock, fresh=True)
+    _alliance(sec)
+    _attacks(sec, clock, 3)
+    clock.advance(100 * DAY)
+    _checkpoint(sec, clock)
+    inputs, events = upkeep.spans(sec.store, sec.treaty, clock())
+    assert not inputs, "inputs wait for a second checkpoint (the first may not load)"
+    assert events, "old events need no checkpoint"
+
+
+def test_pruned_inputs_without_a_checkpoint_stop_the_start_with_advice(
+    stores: Stores, tmp_path: Path
+) -> None:
+    clock = Clock()
+    sec = _retained(stores, clock)
+    assert upkeep.retain(sec.store, sec.treaty, tmp_path, clock()) is not None
+    with pytest.raises(ValueError, match="were pruned by retention: a full replay cannot"):
+        checkpoints.verify(sec.store, sec.founding)
+    with sec.store.transaction():
+        sec.store._run("DELETE FROM checkpoints")
+    with pytest.raises(checkpoints.NoCheckpoint, match="restore the store from a backup"):
+        _secretariat(stores, clock)
+
+
+def test_verify_names_the_checkpoints_there_are(stores: Stores) -> None:
+    clock = Clock()
+    sec = _secretariat(stores, clock, fresh=True)
+    with pytest.raises(ValueError, match=r"no checkpoint at all \(it holds: none\)"):
+        checkpoints.verify(sec.store, sec.founding)
+    _alliance(sec)
+    built = _checkpoint(sec, clock)
+    with pytest.raises(
+        ValueError, match=rf"no checkpoint at input 99 \(it holds: {built.row.seq}\)"
+    ):
+        checkpoints.verify(sec.store, sec.founding, 99)
