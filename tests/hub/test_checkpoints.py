@@ -175,4 +175,4 @@ def test_checkpoint_settings_are_checked(key: str, value: object, message: str) 
 
 def test_checkpoint_settings_have_defaults() -> None:
     s = HubSettings()
-    assert s.checkpoint_inputs == 100_000 and s.checkpoint_seconds == 3600.0
+    assert s.checkpoint_inputs == 10_000 and s.checkpoint_seconds == 3600.0

@@ -282,3 +282,39 @@ def test_verify_names_the_checkpoints_there_are(stores: Stores) -> None:
         ValueError, match=rf"no checkpoint at input 99 \(it holds: {built.row.seq}\)"
     ):
         checkpoints.verify(sec.store, sec.founding, 99)
+
+
+BAD = "fe80::1%eth0"  # what an older version could store: this one refuses zone ids
+
+
+@pytest.mark.parametrize(
+    ("built_by", "checked"),
+    [
+        pytest.param(None, [], id="same-version-checks-only-newer-rows"),
+        pytest.param("0.0.1", [1], id="other-version-checks-every-row"),
+    ],
+)
+def test_after_a_checkpoint_the_stored_rows_are_checked_as_its_version_needs(
+    stores: Stores, caplog: pytest.LogCaptureFixture, built_by: str | None, checked: list[int]
+) -> None:
+    clock = Clock()
+    sec = _secretariat(stores, clock, fresh=True)
+    _alliance(sec)
+    _attacks(sec, clock, 2)
+    built = _checkpoint(sec, clock)
+    store = sec.store
+    with store.transaction():
+        store._run("UPDATE decisions SET target = ? WHERE id = 1", (BAD,))
+        store._run("UPDATE decisions SET target = ?, id = 1000 WHERE id = 2", (BAD,))
+        if built_by is not None:
+            store._run("UPDATE checkpoints SET built_by = ?", (built_by,))
+    store.close()
+    caplog.set_level(logging.INFO, logger="shieldwall.hub")
+    _secretariat(stores, clock)
+    assert f"loaded the checkpoint at input {built.row.seq}" in caplog.text
+    quarantined = [
+        int(r.getMessage().split("#")[1].split(":")[0])
+        for r in caplog.records
+        if r.getMessage().startswith("quarantined stored decision")
+    ]
+    assert quarantined == [*checked, 1000], "a row issued after the checkpoint is always checked"

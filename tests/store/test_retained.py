@@ -17,7 +17,9 @@ FENCED = "shieldwall fence: this hub writes under epoch"
 
 
 def _row(seq: int, digest: str = "d") -> CheckpointRow:
-    return CheckpointRow(seq, 10.0 + seq, 20.0 + seq, 1, "t" * 64, "nato@1", digest * 4, seq)
+    return CheckpointRow(
+        seq, 10.0 + seq, 20.0 + seq, 1, "0.1.0", "t" * 64, "nato@1", digest * 4, seq
+    )
 
 
 def _records(store: AnyStore, inputs: int) -> None:

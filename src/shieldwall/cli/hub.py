@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -372,6 +373,10 @@ def _run(
         ssl_certfile=str(tls[0]) if tls else None,
         ssl_keyfile=str(tls[1]) if tls else None,
     )
+    # The council rebuilt at start lives as long as the process: keep the collector's
+    # full passes off it, so they stay short however large the state (a checkpoint
+    # being built beside the event loop allocates a lot; see hub/upkeep.py).
+    gc.freeze()
     try:
         uvicorn.Server(config).run()
     except OSError as exc:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from shieldwall import __version__
 from shieldwall.core import checkpoint
 from shieldwall.core.checkpoint import Checkpoint, CheckpointError
 from shieldwall.core.council import Council
@@ -114,9 +115,10 @@ def rebuild(
     """The council after the recorded inputs up to ``upto`` (None: all of them).
 
     From the newest checkpoint that loads (``checkpoints``), else from the first input.
-    Stored rows this version refuses are quarantined, as a start-up always did.
+    Stored rows this version refuses are quarantined, as a start-up always did; after
+    a checkpoint built by this same version, only the rows issued since it are checked
+    (the replay that built it checked the others).
     """
-    held = quarantine.scan(store, founding)
     loaded = load(store, founding, upto) if checkpoints else None
     if loaded is None:
         pruned = store.pruned_input()
@@ -127,11 +129,16 @@ def rebuild(
                 "backup taken with its checkpoints (see docs/operations.md, 'Restoring')"
             )
         council, after, start = Council(founding), 0, None
+        held = quarantine.scan(store, founding)
     else:
         council, row = loaded
         after = start = row.seq
-        held.decisions |= council.state.skip
-        held.consultations |= council.state.book.skip
+        # Rows the checkpoint's own replay issued were checked then, by this version.
+        st = council.state
+        checked = (st.next_id - 1, st.book.next_id - 1) if row.built_by == __version__ else (0, 0)
+        held = quarantine.scan(store, founding, checked)
+        held.decisions |= st.skip
+        held.consultations |= st.book.skip
     council.reserve(held.decisions, held.consultations)
     seq, replayed = after, 0
     for seq, at, kind, payload, signals in recorded(store, after, upto):
@@ -170,6 +177,7 @@ def row(cp: Checkpoint, written_at: float) -> CheckpointRow:
         cp.at,
         written_at,
         cp.format,
+        __version__,
         cp.treaty_digest,
         cp.treaty_label,
         cp.digest,

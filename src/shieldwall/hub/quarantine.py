@@ -41,11 +41,16 @@ def refused(treaty: Treaty, target: str) -> str:
     return f"{t.text} {refusal}" if refusal else ""
 
 
-def scan(store: Store, treaty: Treaty) -> Quarantine:
-    """Stored decisions and consultations whose target this version refuses."""
+def scan(store: Store, treaty: Treaty, after: tuple[int, int] = (0, 0)) -> Quarantine:
+    """Stored decisions and consultations whose target this version refuses.
+
+    ``after``: (decision id, consultation id) up to which the rows were already checked
+    (by the replay a checkpoint of this same version was built from).
+    """
     q = Quarantine()
-    for table, ids in (("decisions", q.decisions), ("consultations", q.consultations)):
-        for row_id, target in store.stored_targets(table):
+    tables = (("decisions", q.decisions, after[0]), ("consultations", q.consultations, after[1]))
+    for table, ids, checked in tables:
+        for row_id, target in store.stored_targets(table, checked):
             reason = refused(treaty, target)
             if reason:
                 ids.add(row_id)

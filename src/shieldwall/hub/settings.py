@@ -41,7 +41,7 @@ class HubSettings:
     bus: str = field(default="", repr=False)
     bus_stream: str = DEFAULT_STREAM
     lease: float = 3.0
-    checkpoint_inputs: int = 100_000
+    checkpoint_inputs: int = 10_000
     checkpoint_seconds: float = 3600.0
 
 

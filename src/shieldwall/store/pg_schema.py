@@ -159,6 +159,7 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
             at DOUBLE PRECISION NOT NULL,
             written_at DOUBLE PRECISION NOT NULL,
             format INTEGER NOT NULL,
+            built_by TEXT NOT NULL,
             treaty TEXT NOT NULL,
             treaty_label TEXT NOT NULL,
             digest TEXT NOT NULL,

@@ -23,7 +23,7 @@ PRUNED_INPUT = "pruned_input"  # meta: inputs with seq <= this were archived and
 PRUNED_EVENT = "pruned_event"  # meta: events with id <= this were archived and pruned
 CHECKPOINTS_KEPT = 3  # newest checkpoints kept; older ones are deleted when one is added
 
-_COLS = "seq, at, written_at, format, treaty, treaty_label, digest, size"
+_COLS = "seq, at, written_at, format, built_by, treaty, treaty_label, digest, size"
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class CheckpointRow:
     at: float
     written_at: float
     format: int
+    built_by: str  # the shieldwall version that built it
     treaty: str
     treaty_label: str
     digest: str
@@ -60,12 +61,13 @@ class RetainedQueries(ABC):
         if keep < 1:
             raise ValueError(f"keep {keep!r} must be 1 or more checkpoints")
         self._run(
-            f"INSERT INTO checkpoints ({_COLS}, body) VALUES ({marks(9)})",
+            f"INSERT INTO checkpoints ({_COLS}, body) VALUES ({marks(10)})",
             (
                 row.seq,
                 row.at,
                 row.written_at,
                 row.format,
+                row.built_by,
                 row.treaty,
                 row.treaty_label,
                 row.digest,
@@ -91,7 +93,8 @@ class RetainedQueries(ABC):
                 str(r[4]),
                 str(r[5]),
                 str(r[6]),
-                int(r[7]),
+                str(r[7]),
+                int(r[8]),
             )
             for r in cur.fetchall()
         ]

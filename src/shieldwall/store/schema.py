@@ -99,6 +99,7 @@ MIGRATIONS: tuple[str, ...] = (
         at REAL NOT NULL,
         written_at REAL NOT NULL,
         format INTEGER NOT NULL,
+        built_by TEXT NOT NULL,
         treaty TEXT NOT NULL,
         treaty_label TEXT NOT NULL,
         digest TEXT NOT NULL,
