@@ -214,7 +214,8 @@ def verify(store: Store, founding: Treaty, seq: int | None = None) -> Verdict:
     if store.pruned_input():
         raise ValueError(
             f"inputs 1 to {store.pruned_input()} were pruned by retention: a full replay "
-            "cannot be made; verify against the archive files instead (docs/operations.md)"
+            "needs every input; verify on a backup taken before the first retention pass "
+            "(docs/operations.md, 'Checkpoints and retention')"
         )
     loads = True
     try:
