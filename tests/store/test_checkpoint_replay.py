@@ -263,7 +263,9 @@ def test_pruned_inputs_without_a_checkpoint_stop_the_start_with_advice(
     clock = Clock()
     sec = _retained(stores, clock)
     assert upkeep.retain(sec.store, sec.treaty, tmp_path, clock()) is not None
-    with pytest.raises(ValueError, match="were pruned by retention: a full replay cannot"):
+    with pytest.raises(
+        ValueError, match="were pruned by retention: a full replay needs every input"
+    ):
         checkpoints.verify(sec.store, sec.founding)
     with sec.store.transaction():
         sec.store._run("DELETE FROM checkpoints")

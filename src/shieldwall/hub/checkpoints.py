@@ -135,7 +135,7 @@ def rebuild(
         after = start = row.seq
         # Rows the checkpoint's own replay issued were checked then, by this version.
         st = council.state
-        checked = (st.next_id - 1, st.book.next_id - 1) if row.built_by == __version__ else (0, 0)
+        checked = (st.next_id - 1, st.book.next_id - 1) if row.built_by == __version__ else None
         held = quarantine.scan(store, founding, checked)
         held.decisions |= st.skip
         held.consultations |= st.book.skip

@@ -41,14 +41,18 @@ def refused(treaty: Treaty, target: str) -> str:
     return f"{t.text} {refusal}" if refusal else ""
 
 
-def scan(store: Store, treaty: Treaty, after: tuple[int, int] = (0, 0)) -> Quarantine:
+def scan(store: Store, treaty: Treaty, after: tuple[int, int] | None = None) -> Quarantine:
     """Stored decisions and consultations whose target this version refuses.
 
     ``after``: (decision id, consultation id) up to which the rows were already checked
     (by the replay a checkpoint of this same version was built from).
     """
     q = Quarantine()
-    tables = (("decisions", q.decisions, after[0]), ("consultations", q.consultations, after[1]))
+    decisions, consultations = after if after is not None else (None, None)
+    tables = (
+        ("decisions", q.decisions, decisions),
+        ("consultations", q.consultations, consultations),
+    )
     for table, ids, checked in tables:
         for row_id, target in store.stored_targets(table, checked):
             reason = refused(treaty, target)

@@ -288,11 +288,13 @@ class Queries(RetainedQueries):
         )
         return [(int(i), str(k), int(d)) for i, k, d in cur]
 
-    def stored_targets(self, table: str, after: int = 0) -> list[tuple[int, str]]:
-        """(id, target) of every stored decision or consultation with ``id > after``,
+    def stored_targets(self, table: str, after: int | None = None) -> list[tuple[int, str]]:
+        """(id, target) of every stored decision or consultation (with ``id > after``),
         for the start-up check."""
         if table not in ("decisions", "consultations"):
             raise ValueError(f"no targets in table {table!r}")
+        if after is None:
+            return [(int(i), str(t)) for i, t in self._run(f"SELECT id, target FROM {table}")]
         cur = self._run(f"SELECT id, target FROM {table} WHERE id > ?", (after,))
         return [(int(i), str(t)) for i, t in cur]
 
