@@ -15,6 +15,7 @@ import pytest
 from shieldwall.client import HubClient
 from shieldwall.procs import free_port
 from shieldwall.signing import SigningKey
+from shieldwall.store.pg_schema import MIGRATIONS
 from tests.conftest import require_env
 from tests.store.pg import scratch_schema
 from tests.waiting import wait
@@ -105,7 +106,7 @@ def test_pg_hub_decides_keeps_a_standby_and_survives_kill9(
             after = viewer.get("/healthz")
             assert after["members"] == 2
             assert after["last_event_id"] == before["last_event_id"]
-            assert after["schema_version"] == before["schema_version"] == 3
+            assert after["schema_version"] == before["schema_version"] == len(MIGRATIONS)
             assert [d["id"] for d in viewer.decisions()["decisions"]] == decided
         assert clients["alpha"].submit([_signal("203.0.113.200")])["accepted"] == 1
     finally:

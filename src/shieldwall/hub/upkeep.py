@@ -123,12 +123,13 @@ class Upkeep:
         sec: Secretariat,
         data_dir: Path,
         clock: Callable[[], float] = time.time,
-        poll: float = POLL,
+        poll: float | None = None,
     ) -> None:
         self.sec = sec
         self.directory = Path(data_dir) / archive.DIRECTORY
         self.clock = clock
-        self.poll = poll
+        # Every POLL seconds, or more often when checkpoints are due more often.
+        self.poll = poll or min(POLL, max(0.1, sec.settings.checkpoint_seconds / 2))
         self.last: checkpoints.Built | None = None
         self.last_pass: Pass | None = None
 
