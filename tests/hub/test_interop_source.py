@@ -94,6 +94,23 @@ def test_cursor_from_the_future_starts_over(hub: Hub, pair) -> None:
     assert ch.seq == source.seq()
 
 
+def test_cursor_before_the_retained_history_starts_over(hub: Hub, pair) -> None:
+    alpha, bravo = pair
+    source = HubSource(hub.sec, index_size=1)  # older cursors are read from the store
+    start_seq, start = source.seq(), hub.clock()
+    first = _decide(alpha, bravo, "203.0.113.9")
+    hub.clock.advance(10)
+    second = _decide(alpha, bravo, "203.0.113.10")
+    cursor = hub.sec.stream.last_id
+    kept = _decide(alpha, bravo, "203.0.113.11")
+    with hub.sec.store.transaction():
+        hub.sec.store.prune(0, cursor - 1)  # as a retention pass does
+    now = hub.clock()
+    assert [d.id for d in source.changes(start_seq, start, now).new] == [first, second, kept]
+    recent = source.changes(cursor, now, now)
+    assert [d.id for d in recent.new] == [kept], "a cursor inside the retained history"
+
+
 def test_history_comes_from_the_store_after_the_council_forgets(hub: Hub, pair) -> None:
     alpha, bravo = pair
     source = HubSource(hub.sec)

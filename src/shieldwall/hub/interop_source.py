@@ -99,8 +99,11 @@ class HubSource:
     def changes(self, since_seq: int, since: float, now: float) -> Changes:
         council = self.sec.council
         seq = self.seq()
-        if since_seq > seq:
-            # A cursor from the future (the hub's data was replaced): start over.
+        if since_seq > seq or (
+            since_seq < self._floor and since_seq < self.sec.store.pruned_event()
+        ):
+            # A cursor from the future (the hub's data was replaced), or from before the
+            # history retention kept (hub/upkeep.py): start over, as a new bouncer does.
             return Changes(tuple(self.active(now)), (), (), seq)
         new: list[Decision] = []
         revoked: list[Revocation] = []
