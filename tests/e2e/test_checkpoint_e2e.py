@@ -10,10 +10,10 @@ import pytest
 
 from shieldwall.client import HubClient
 from shieldwall.procs import free_port
-from shieldwall.signing import SigningKey
 from tests.waiting import wait
 
 from .conftest import HubProcess, cli, cli_json
+from .test_quarantine_e2e import _members
 
 pytestmark = pytest.mark.e2e
 
@@ -25,13 +25,7 @@ def test_a_restarted_hub_starts_from_its_checkpoint(tmp_path: Path) -> None:
     hub = HubProcess(data, free_port(), token, tmp_path / "hub.log", extra=("--log-level", "info"))
     hub.start()
     try:
-        members = {}
-        with HubClient(hub.url, admin_token=hub.token) as admin:
-            for i, name in enumerate(("alpha", "bravo")):
-                client = HubClient(hub.url, name=name, key=SigningKey.generate())
-                client.join([f"192.0.2.{10 + i}"])
-                admin.approve(name)
-                members[name] = client
+        members = _members(hub)
         for k in range(6):
             for client in members.values():
                 client.submit([{"target": f"203.0.113.{k + 1}", "scenario": "ssh"}])

@@ -11,25 +11,15 @@ import pytest
 
 from shieldwall.core import checkpoint
 from shieldwall.core.model import Signal
-from shieldwall.core.treaty import template_text
 from shieldwall.hub import archive, checkpoints, upkeep
-from shieldwall.hub.bookkeeping import token_digest
 from shieldwall.hub.secretariat import Secretariat
 from shieldwall.signing import SigningKey
 from tests.hub.conftest import Clock
 
 from .conftest import Stores
+from .test_replay import _secretariat
 
 DAY = 86400.0
-
-
-def _secretariat(stores: Stores, clock: Clock, fresh: bool = False) -> Secretariat:
-    store = stores.open()
-    if fresh:
-        with store.transaction():
-            store.set_meta("treaty", template_text("nato"))
-            store.set_meta("admin_token_sha256", token_digest("swa_test"))
-    return Secretariat(store, clock)
 
 
 def _alliance(sec: Secretariat) -> None:
@@ -53,6 +43,14 @@ def _attacks(sec: Secretariat, clock: Clock, rounds: int, step: float = 60.0) ->
         sec.tick()
 
 
+def _founded(stores: Stores, clock: Clock, rounds: int) -> Secretariat:
+    """A new hub with three members and ``rounds`` of attacks recorded."""
+    sec = _secretariat(stores, clock, fresh=True)
+    _alliance(sec)
+    _attacks(sec, clock, rounds)
+    return sec
+
+
 def _checkpoint(sec: Secretariat, clock: Clock) -> checkpoints.Built:
     built = checkpoints.build(sec.store, sec.founding, sec.store.last_input_seq(), clock())
     upkeep.store_built(sec.store, built)
@@ -70,9 +68,7 @@ def test_a_start_loads_the_newest_checkpoint_and_replays_only_what_came_after(
     stores: Stores, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = Clock()
-    sec = _secretariat(stores, clock, fresh=True)
-    _alliance(sec)
-    _attacks(sec, clock, 5)
+    sec = _founded(stores, clock, 5)
     first = _checkpoint(sec, clock)
     _attacks(sec, clock, 5)
     second = _checkpoint(sec, clock)
@@ -99,9 +95,7 @@ def test_a_start_loads_the_newest_checkpoint_and_replays_only_what_came_after(
 
 def test_checkpoints_are_deterministic_and_verify_against_a_replay(stores: Stores) -> None:
     clock = Clock()
-    sec = _secretariat(stores, clock, fresh=True)
-    _alliance(sec)
-    _attacks(sec, clock, 6)
+    sec = _founded(stores, clock, 6)
     built = _checkpoint(sec, clock)
     again = checkpoints.build(sec.store, sec.founding, built.row.seq, clock())
     assert again.row.digest == built.row.digest
@@ -111,9 +105,7 @@ def test_checkpoints_are_deterministic_and_verify_against_a_replay(stores: Store
 
 def test_a_checkpoint_that_differs_from_the_replay_fails_verification(stores: Stores) -> None:
     clock = Clock()
-    sec = _secretariat(stores, clock, fresh=True)
-    _alliance(sec)
-    _attacks(sec, clock, 3)
+    sec = _founded(stores, clock, 3)
     early = checkpoints.rebuild(sec.store, sec.founding, sec.store.last_input_seq())
     _attacks(sec, clock, 3)
     upto = sec.store.last_input_seq()
@@ -152,9 +144,7 @@ def test_a_checkpoint_that_does_not_load_is_skipped_for_the_one_before(
     stores: Stores, caplog: pytest.LogCaptureFixture, how: str, why: str
 ) -> None:
     clock = Clock()
-    sec = _secretariat(stores, clock, fresh=True)
-    _alliance(sec)
-    _attacks(sec, clock, 3)
+    sec = _founded(stores, clock, 3)
     first = _checkpoint(sec, clock)
     _attacks(sec, clock, 3)
     second = _checkpoint(sec, clock)
@@ -174,9 +164,7 @@ def test_without_a_loadable_checkpoint_the_hub_replays_everything(
     stores: Stores, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = Clock()
-    sec = _secretariat(stores, clock, fresh=True)
-    _alliance(sec)
-    _attacks(sec, clock, 3)
+    sec = _founded(stores, clock, 3)
     only = _checkpoint(sec, clock)
     total = sec.store.last_input_seq()
     sec.store.close()
@@ -188,9 +176,7 @@ def test_without_a_loadable_checkpoint_the_hub_replays_everything(
 
 def _retained(stores: Stores, clock: Clock) -> Secretariat:
     """A hub whose first records are 100 days old, with two checkpoints covering them."""
-    sec = _secretariat(stores, clock, fresh=True)
-    _alliance(sec)
-    _attacks(sec, clock, 4)
+    sec = _founded(stores, clock, 4)
     clock.advance(100 * DAY)
     _checkpoint(sec, clock)
     _attacks(sec, clock, 2)
@@ -247,9 +233,7 @@ def test_retention_archives_then_prunes_what_the_checkpoints_cover(
 
 def test_without_two_checkpoints_nothing_is_pruned(stores: Stores, tmp_path: Path) -> None:
     clock = Clock()
-    sec = _secretariat(stores, clock, fresh=True)
-    _alliance(sec)
-    _attacks(sec, clock, 3)
+    sec = _founded(stores, clock, 3)
     clock.advance(100 * DAY)
     _checkpoint(sec, clock)
     inputs, events = upkeep.spans(sec.store, sec.treaty, clock())
@@ -300,9 +284,7 @@ def test_after_a_checkpoint_the_stored_rows_are_checked_as_its_version_needs(
     stores: Stores, caplog: pytest.LogCaptureFixture, built_by: str | None, checked: list[int]
 ) -> None:
     clock = Clock()
-    sec = _secretariat(stores, clock, fresh=True)
-    _alliance(sec)
-    _attacks(sec, clock, 2)
+    sec = _founded(stores, clock, 2)
     built = _checkpoint(sec, clock)
     store = sec.store
     with store.transaction():

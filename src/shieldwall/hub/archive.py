@@ -15,7 +15,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,14 +46,24 @@ def file_name(inputs: Span, events: Span) -> str:
     return f"records-i{inputs.name}-e{events.name}.jsonl.gz"
 
 
-def _input_lines(store: Store, span: Span) -> Iterator[dict[str, Any]]:
+Row = tuple[int, float, str, str]
+
+
+def _pages(fetch: Callable[[int, int], list[Row]], span: Span) -> Iterator[list[Row]]:
+    """The rows of ``span``, a page at a time (``fetch(after, limit)`` reads one)."""
     after = span.after
     while after < span.upto:
-        rows = [r for r in store.inputs_after(after, PAGE) if r[0] <= span.upto]
+        rows = [r for r in fetch(after, PAGE) if r[0] <= span.upto]
         if not rows:
             return
+        yield rows
+        after = rows[-1][0]
+
+
+def _input_lines(store: Store, span: Span) -> Iterator[dict[str, Any]]:
+    for rows in _pages(store.inputs_after, span):
         signals: dict[int, list[list[Any]]] = {}
-        for seq, s in store.signals_between(after, rows[-1][0]):
+        for seq, s in store.signals_between(rows[0][0] - 1, rows[-1][0]):
             signals.setdefault(seq, []).append([s.member, s.target, s.scenario, s.at, s.events])
         for seq, at, kind, payload in rows:
             line: dict[str, Any] = {"input": seq, "at": at, "kind": kind}
@@ -61,18 +71,12 @@ def _input_lines(store: Store, span: Span) -> Iterator[dict[str, Any]]:
             if seq in signals:
                 line["signals"] = signals[seq]
             yield line
-        after = rows[-1][0]
 
 
 def _event_lines(store: Store, span: Span) -> Iterator[dict[str, Any]]:
-    after = span.after
-    while after < span.upto:
-        rows = [r for r in store.events_after(after, PAGE) if r[0] <= span.upto]
-        if not rows:
-            return
+    for rows in _pages(store.events_after, span):
         for i, at, kind, body in rows:
             yield {"event": i, "at": at, "kind": kind, "body": body}
-        after = rows[-1][0]
 
 
 def export(store: Store, directory: Path, inputs: Span, events: Span, written_at: float) -> Path:
