@@ -211,12 +211,13 @@ def run() -> dict[str, Any]:
         figures["store_bytes_before_retention"] = size
         t = time.perf_counter()
         done = upkeep.retain(hub.store, hub.treaty, data / DIRECTORY, clock())
-        figures["retention_pass_s"] = round(time.perf_counter() - t, 2)
-        if done is not None and done.path is not None:
-            figures["retention_pruned_inputs"] = done.pruned_inputs
-            figures["retention_pruned_events"] = done.pruned_events
-            figures["retention_prune_transaction_s"] = round(done.seconds, 2)
-            figures["archive_bytes"] = done.path.stat().st_size
+        figures["retention_s"] = round(time.perf_counter() - t, 2)
+        figures["retention_passes"] = len(done)
+        figures["retention_pruned_inputs"] = sum(p.pruned_inputs for p in done)
+        figures["retention_pruned_events"] = sum(p.pruned_events for p in done)
+        # Each pass's delete transaction holds the store (the loop, on SQLite).
+        figures["retention_prune_transaction_max_s"] = round(max(p.seconds for p in done), 3)
+        figures["archive_bytes"] = sum(p.path.stat().st_size for p in done if p.path)
         size, used = _size(hub.store)
         figures["store_bytes_after_retention"] = size
         figures["store_bytes_in_use_after_retention"] = used

@@ -16,7 +16,7 @@ from shieldwall.cli import main
 from shieldwall.hub import archive
 from shieldwall.hub.app import create_app, open_secretariat
 from shieldwall.hub.settings import HubSettings, settings_from
-from shieldwall.hub.upkeep import Upkeep
+from shieldwall.hub.upkeep import Upkeep, spans
 from tests.conftest import refused
 from tests.waiting import until
 
@@ -61,6 +61,24 @@ def test_upkeep_checkpoints_when_due_then_prunes_what_retention_allows(hub: Hub)
     assert done is not None and done.path is not None and done.path.parent == hub.data / "archive"
     assert store.pruned_input() == done.inputs.upto > 0 and store.pruned_event() > 0
     assert done.inputs.upto <= first.row.seq, "only up to the older of the two checkpoints"
+
+
+def test_upkeep_works_off_a_retention_backlog_one_bounded_pass_per_step(hub: Hub) -> None:
+    a = _old_history(hub)
+    hub.sec.settings = replace(hub.sec.settings, checkpoint_inputs=1)
+    keeper = Upkeep(hub.sec, hub.data, clock=hub.clock, limits=(2, 3))
+    asyncio.run(keeper.step())
+    a.decide("198.51.100.9")
+    assert asyncio.run(keeper.step()) is not None  # the second checkpoint, and a pass
+    hub.sec.settings = replace(hub.sec.settings, checkpoint_inputs=1_000_000)
+    files = []
+    while keeper.backlog:
+        assert keeper.last_pass is not None and keeper.last_pass.path is not None
+        files.append(keeper.last_pass.path)
+        assert asyncio.run(keeper.step()) is None, "no checkpoint due: the backlog goes on"
+    assert len(files) > 2 and len(set(files)) == len(files)
+    inputs, events, more = spans(hub.sec.store, hub.sec.treaty, hub.clock())
+    assert not inputs and not events and not more
 
 
 def test_a_hub_that_does_not_record_writes_no_checkpoint(hub: Hub) -> None:
@@ -146,6 +164,7 @@ def test_hub_retain_command(hub: Hub, capsys: pytest.CaptureFixture[str]) -> Non
     data = str(hub.data)
     assert main(["hub", "retain", "--data", data, "--json"]) == 0
     nothing = json.loads(capsys.readouterr().out)
+    assert len(nothing["archives"]) == 1
     # Without checkpoints no input may go; the old events may (nothing needs them).
     assert nothing["inputs"] == 0 and nothing["events"] > 0
     for _ in range(2):
@@ -155,7 +174,7 @@ def test_hub_retain_command(hub: Hub, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["hub", "retain", "--data", data, "--json"]) == 0
     done = json.loads(capsys.readouterr().out)
     assert done["inputs"] > 0 and done["events"] > 0
-    path = Path(done["archive"])
+    (path,) = map(Path, done["archives"])
     assert path.parent == hub.data / archive.DIRECTORY and path.exists()
 
 

@@ -200,8 +200,10 @@ def test_retention_archives_then_prunes_what_the_checkpoints_cover(
     signals = store.signals_between(0, old_inputs)
     active = [d.id for d in sec.active(clock())]
 
-    done = upkeep.retain(store, sec.treaty, tmp_path / "archive", clock())
-    assert done is not None and done.path is not None
+    passes = upkeep.retain(store, sec.treaty, tmp_path / "archive", clock())
+    assert len(passes) == 1 and not passes[0].more
+    done = passes[0]
+    assert done.path is not None
     assert (done.pruned_inputs, done.pruned_events) == (old_inputs, old_events)
     assert done.path.name == f"records-i1-{old_inputs}-e1-{old_events}.jsonl.gz"
     lines = list(archive.read(done.path))
@@ -220,7 +222,7 @@ def test_retention_archives_then_prunes_what_the_checkpoints_cover(
     ]
     assert store.inputs_after(0, 1)[0][0] == old_inputs + 1
     assert store.signals_between(0, old_inputs) == []
-    assert upkeep.retain(store, sec.treaty, tmp_path / "archive", clock()) is None
+    assert upkeep.retain(store, sec.treaty, tmp_path / "archive", clock()) == []
     last_event = sec.stream.last_id
     store.close()
 
@@ -236,7 +238,7 @@ def test_without_two_checkpoints_nothing_is_pruned(stores: Stores, tmp_path: Pat
     sec = _founded(stores, clock, 3)
     clock.advance(100 * DAY)
     _checkpoint(sec, clock)
-    inputs, events = upkeep.spans(sec.store, sec.treaty, clock())
+    inputs, events, _ = upkeep.spans(sec.store, sec.treaty, clock())
     assert not inputs, "inputs wait for a second checkpoint (the first may not load)"
     assert events, "old events need no checkpoint"
 
@@ -246,7 +248,7 @@ def test_pruned_inputs_without_a_checkpoint_stop_the_start_with_advice(
 ) -> None:
     clock = Clock()
     sec = _retained(stores, clock)
-    assert upkeep.retain(sec.store, sec.treaty, tmp_path, clock()) is not None
+    assert upkeep.retain(sec.store, sec.treaty, tmp_path, clock())
     with pytest.raises(
         ValueError, match="were pruned by retention: a full replay needs every input"
     ):
@@ -302,3 +304,22 @@ def test_after_a_checkpoint_the_stored_rows_are_checked_as_its_version_needs(
         if r.getMessage().startswith("quarantined stored decision")
     ]
     assert quarantined == [*checked, 1000], "a row issued after the checkpoint is always checked"
+
+
+def test_a_long_backlog_is_pruned_in_bounded_passes_one_file_each(
+    stores: Stores, tmp_path: Path
+) -> None:
+    clock = Clock()
+    sec = _retained(stores, clock)
+    store = sec.store
+    old_inputs = store.last_input_before(clock() - 90 * DAY)
+    old_events = store.last_event_before(clock() - 90 * DAY)
+    passes = upkeep.retain(store, sec.treaty, tmp_path, clock(), most_inputs=5, most_events=7)
+    assert len(passes) == max(-(-old_inputs // 5), -(-old_events // 7)) > 2
+    assert [p.more for p in passes] == [True] * (len(passes) - 1) + [False]
+    assert all(p.pruned_inputs <= 5 and p.pruned_events <= 7 for p in passes)
+    assert sum(p.pruned_inputs for p in passes) == old_inputs
+    assert sum(p.pruned_events for p in passes) == old_events
+    lines = [line for p in passes if p.path for line in archive.read(p.path)]
+    assert [x["input"] for x in lines if "input" in x] == list(range(1, old_inputs + 1))
+    assert [x["event"] for x in lines if "event" in x] == list(range(1, old_events + 1))

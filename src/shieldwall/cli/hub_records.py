@@ -138,21 +138,18 @@ def cmd_retain(args: argparse.Namespace) -> int:
         raise CLIError(str(exc)) from None
     finally:
         store.close()
-    if done is None:
-        result: dict[str, Any] = {"archive": None, "inputs": 0, "events": 0}
-    else:
-        result = {
-            "archive": str(done.path),
-            "inputs": done.pruned_inputs,
-            "events": done.pruned_events,
-        }
+    result: dict[str, Any] = {
+        "archives": [str(p.path) for p in done],
+        "inputs": sum(p.pruned_inputs for p in done),
+        "events": sum(p.pruned_events for p in done),
+    }
     if args.json:
         print_json(result)
-    elif done is None:
+    elif not done:
         console().print("nothing to prune: no records older than the retention are covered yet")
     else:
         console().print(
-            f"archived {done.pruned_inputs} inputs and {done.pruned_events} events to "
-            f"{done.path} and pruned them"
+            f"archived {result['inputs']} inputs and {result['events']} events to "
+            f"{len(done)} file(s) in {args.data / archive.DIRECTORY} and pruned them"
         )
     return 0

@@ -11,7 +11,9 @@ fence, so a leader that lost its lease stores nothing).
 Each checkpoint is followed by a retention pass: recorded inputs and stream events
 older than the treaty's ``[records] retention`` are exported to an archive file
 (``hub/archive.py``) on the same kind of connection, and then deleted from the store in
-one transaction. Inputs are pruned only up to the older of the two newest checkpoints,
+one transaction, at most ``PASS_INPUTS`` inputs and ``PASS_EVENTS`` events a pass (a
+longer backlog is worked off one pass per poll). Inputs are pruned only up to the
+older of the two newest checkpoints,
 so a damaged newest checkpoint still leaves one to start from; the newest input and
 event are never pruned.
 """
@@ -34,6 +36,11 @@ from shieldwall.store.base import Store
 log = logging.getLogger("shieldwall.hub")
 
 POLL = 5.0  # seconds between looks at whether a checkpoint is due
+# The most one retention pass prunes: its delete transaction holds the store (and on
+# SQLite the event loop) for about half a second at most; a longer backlog (the first
+# pass on an old store) is worked off one pass per poll, one archive file each.
+PASS_INPUTS = 10_000
+PASS_EVENTS = 100_000
 
 
 def due(store: Store, inputs: int, seconds: float, now: float) -> int | None:
@@ -72,20 +79,33 @@ class Pass:
     pruned_inputs: int
     pruned_events: int
     seconds: float  # pruning only (the transaction), after the export
+    more: bool = False  # the pass stopped at its limit: more is due
 
 
-def spans(store: Store, treaty: Treaty, now: float) -> tuple[Span, Span]:
-    """The inputs and events a retention pass at ``now`` would archive and prune."""
+def spans(
+    store: Store,
+    treaty: Treaty,
+    now: float,
+    most_inputs: int = PASS_INPUTS,
+    most_events: int = PASS_EVENTS,
+) -> tuple[Span, Span, bool]:
+    """The inputs and events a retention pass at ``now`` archives and prunes (at most
+    ``most_inputs`` and ``most_events``), and whether more will be due after them."""
     keep = treaty.records.retention
     pruned_input, pruned_event = store.pruned_input(), store.pruned_event()
     rows = store.checkpoints()
     if keep <= 0:
-        return Span(pruned_input, pruned_input), Span(pruned_event, pruned_event)
+        return Span(pruned_input, pruned_input), Span(pruned_event, pruned_event), False
     cutoff = now - keep
     covered = rows[1].seq if len(rows) >= 2 else 0
     upto_input = min(covered, store.last_input_before(cutoff), store.last_input_seq() - 1)
     upto_event = min(store.last_event_before(cutoff), store.last_event_id() - 1)
-    return Span(pruned_input, upto_input), Span(pruned_event, upto_event)
+    more = upto_input > pruned_input + most_inputs or upto_event > pruned_event + most_events
+    return (
+        Span(pruned_input, min(upto_input, pruned_input + most_inputs)),
+        Span(pruned_event, min(upto_event, pruned_event + most_events)),
+        more,
+    )
 
 
 def export(store: Store, directory: Path, inputs: Span, events: Span, now: float) -> Path:
@@ -97,22 +117,34 @@ def export(store: Store, directory: Path, inputs: Span, events: Span, now: float
         reader.close()
 
 
-def prune(store: Store, inputs: Span, events: Span, path: Path | None) -> Pass:
+def prune(store: Store, inputs: Span, events: Span, path: Path | None, more: bool) -> Pass:
     """Delete the exported rows in one transaction."""
     started = time.perf_counter()
     with store.transaction():
         counts = store.prune(
             inputs.upto if inputs else inputs.after, events.upto if events else events.after
         )
-    return Pass(path, inputs, events, *counts, time.perf_counter() - started)
+    return Pass(path, inputs, events, *counts, time.perf_counter() - started, more)
 
 
-def retain(store: Store, treaty: Treaty, directory: Path, now: float) -> Pass | None:
-    """One retention pass in this thread (the CLI, benchmarks); None if nothing is due."""
-    inputs, events = spans(store, treaty, now)
-    if not inputs and not events:
-        return None
-    return prune(store, inputs, events, archive.export(store, directory, inputs, events, now))
+def retain(
+    store: Store,
+    treaty: Treaty,
+    directory: Path,
+    now: float,
+    most_inputs: int = PASS_INPUTS,
+    most_events: int = PASS_EVENTS,
+) -> list[Pass]:
+    """Retention passes in this thread (the CLI, benchmarks) until none is due."""
+    done: list[Pass] = []
+    while True:
+        inputs, events, more = spans(store, treaty, now, most_inputs, most_events)
+        if not inputs and not events:
+            return done
+        path = archive.export(store, directory, inputs, events, now)
+        done.append(prune(store, inputs, events, path, more))
+        if not more:
+            return done
 
 
 class Upkeep:
@@ -124,6 +156,7 @@ class Upkeep:
         data_dir: Path,
         clock: Callable[[], float] = time.time,
         poll: float | None = None,
+        limits: tuple[int, int] = (PASS_INPUTS, PASS_EVENTS),
     ) -> None:
         self.sec = sec
         self.directory = Path(data_dir) / archive.DIRECTORY
@@ -132,6 +165,8 @@ class Upkeep:
         self.poll = poll or min(POLL, max(0.1, sec.settings.checkpoint_seconds / 2))
         self.last: checkpoints.Built | None = None
         self.last_pass: Pass | None = None
+        self.backlog = False  # the last retention pass stopped at its limit
+        self.limits = limits  # the most inputs and events one retention pass prunes
 
     def records(self) -> bool:
         """Whether this hub records (and so keeps checkpoints and retention)."""
@@ -153,6 +188,8 @@ class Upkeep:
         s = sec.settings
         upto = due(sec.store, s.checkpoint_inputs, s.checkpoint_seconds, now)
         if upto is None:
+            if self.backlog:
+                await self.retain(now)
             return None
         built = await asyncio.to_thread(build, sec.store, sec.founding, upto, now)
         if not self.records():  # lost the lease meanwhile: the new leader checkpoints
@@ -171,14 +208,15 @@ class Upkeep:
 
     async def retain(self, now: float) -> Pass | None:
         store = self.sec.store
-        inputs, events = spans(store, self.sec.treaty, now)
+        inputs, events, more = spans(store, self.sec.treaty, now, *self.limits)
+        self.backlog = False
         if not inputs and not events:
             return None
         path = await asyncio.to_thread(export, store, self.directory, inputs, events, now)
         if not self.records():
             return None
-        done = prune(store, inputs, events, path)
-        self.last_pass = done
+        done = prune(store, inputs, events, path, more)
+        self.last_pass, self.backlog = done, more
         log.info(
             "retention: %d inputs and %d events older than %gs archived to %s and pruned",
             done.pruned_inputs,
