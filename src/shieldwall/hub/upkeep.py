@@ -37,8 +37,9 @@ log = logging.getLogger("shieldwall.hub")
 
 POLL = 5.0  # seconds between looks at whether a checkpoint is due
 # The most one retention pass prunes: its delete transaction holds the store (and on
-# SQLite the event loop) for about half a second at most; a longer backlog (the first
-# pass on an old store) is worked off one pass per poll, one archive file each.
+# SQLite the event loop) for about a second at most (1.3 s measured, benchmarks/
+# bench_checkpoint.py); a longer backlog (the first pass on an old store) is worked
+# off one pass per poll, one archive file each.
 PASS_INPUTS = 10_000
 PASS_EVENTS = 100_000
 
