@@ -174,7 +174,7 @@ def run() -> dict[str, Any]:
         built: list[checkpoints.Built] = []
 
         def build_early() -> None:
-            built.append(upkeep.build(store, full.founding, early, clock()))
+            built.append(upkeep.build_apart(store, full.founding, early, clock()))
 
         build_s, lag_ms = asyncio.run(_lag_during(build_early))
         t = time.perf_counter()
@@ -187,7 +187,7 @@ def run() -> dict[str, Any]:
 
         # The next checkpoint starts from that one: only the inputs since are replayed.
         def build_next() -> None:
-            built.append(upkeep.build(store, full.founding, last, clock()))
+            built.append(upkeep.build_apart(store, full.founding, last, clock()))
 
         nxt, next_lag_ms = asyncio.run(_lag_during(build_next))
         upkeep.store_built(store, built[1])

@@ -16,7 +16,7 @@ from shieldwall.cli import main
 from shieldwall.hub import archive
 from shieldwall.hub.app import create_app, open_secretariat
 from shieldwall.hub.settings import HubSettings, settings_from
-from shieldwall.hub.upkeep import Upkeep, spans
+from shieldwall.hub.upkeep import Upkeep, build, build_apart, spans
 from tests.conftest import refused
 from tests.waiting import until
 
@@ -61,6 +61,17 @@ def test_upkeep_checkpoints_when_due_then_prunes_what_retention_allows(hub: Hub)
     assert done is not None and done.path is not None and done.path.parent == hub.data / "archive"
     assert store.pruned_input() == done.inputs.upto > 0 and store.pruned_event() > 0
     assert done.inputs.upto <= first.row.seq, "only up to the older of the two checkpoints"
+
+
+def test_a_checkpoint_built_in_another_process_is_the_one_built_here(hub: Hub) -> None:
+    """The hub builds checkpoints in a spawned process (its replay never holds the
+    serving process's interpreter lock): the bytes are those of a build in this one."""
+    _old_history(hub)
+    store, upto = hub.sec.store, hub.sec.store.last_input_seq()
+    apart = build_apart(store, hub.sec.founding, upto, 1.0)
+    here = build(store, hub.sec.founding, upto, 1.0)
+    assert apart.row == here.row and apart.blob == here.blob
+    assert apart.row.seq == upto and apart.replayed == here.replayed > 0
 
 
 def test_upkeep_works_off_a_retention_backlog_one_bounded_pass_per_step(hub: Hub) -> None:

@@ -3,8 +3,8 @@
 Only the hub that records runs it: the single hub on SQLite, or the leader on
 PostgreSQL (a standby or a bus replica records nothing). A checkpoint is due after
 ``checkpoint_inputs`` recorded inputs, or after ``checkpoint_seconds`` if anything was
-recorded since the last one. It is built off the event loop, on a connection of its
-own, by replaying the inputs since the previous checkpoint (``hub/checkpoints.py``);
+recorded since the last one. It is built in a process of its own, on a connection of
+its own, by replaying the inputs since the previous checkpoint (``hub/checkpoints.py``);
 the loop only stores the finished bytes, in one transaction (on PostgreSQL under the
 fence, so a leader that lost its lease stores nothing).
 
@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from shieldwall.core.treaty import Treaty
+from shieldwall.core.treaty import Treaty, load_treaty
 from shieldwall.hub import archive, checkpoints
 from shieldwall.hub.archive import Span
 from shieldwall.hub.secretariat import Secretariat
@@ -37,7 +39,7 @@ log = logging.getLogger("shieldwall.hub")
 
 POLL = 5.0  # seconds between looks at whether a checkpoint is due
 # The most one retention pass prunes: its delete transaction holds the store (and on
-# SQLite the event loop) for about a second at most (1.3 s measured, benchmarks/
+# SQLite the event loop) for about a second or two at most (1.3–1.8 s measured, benchmarks/
 # bench_checkpoint.py); a longer backlog (the first pass on an old store) is worked
 # off one pass per poll, one archive file each.
 PASS_INPUTS = 10_000
@@ -63,6 +65,29 @@ def build(store: Store, founding: Treaty, upto: int, now: float) -> checkpoints.
         return checkpoints.build(reader, founding, upto, now)
     finally:
         reader.close()
+
+
+def build_apart(store: Store, founding: Treaty, upto: int, now: float) -> checkpoints.Built:
+    """:func:`build` in a process of its own, waited for from any thread.
+
+    A build replays thousands of inputs: in a thread of the serving process its CPU and
+    its garbage contend with the event loop for the interpreter lock (the loop stalled
+    up to half a second at ten million signals). Apart, the loop only waits on a pipe.
+    """
+    context = multiprocessing.get_context("spawn")  # never fork a process with threads
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        job = pool.submit(_build_in_child, store.reader_factory(), founding.text, upto, now)
+        return job.result()
+
+
+def _build_in_child(
+    opener: Callable[[], Store], treaty: str, upto: int, now: float
+) -> checkpoints.Built:
+    store = opener()
+    try:
+        return checkpoints.build(store, load_treaty(treaty, "the founding treaty"), upto, now)
+    finally:
+        store.close()
 
 
 def store_built(store: Store, built: checkpoints.Built) -> None:
@@ -192,7 +217,7 @@ class Upkeep:
             if self.backlog:
                 await self.retain(now)
             return None
-        built = await asyncio.to_thread(build, sec.store, sec.founding, upto, now)
+        built = await asyncio.to_thread(build_apart, sec.store, sec.founding, upto, now)
         if not self.records():  # lost the lease meanwhile: the new leader checkpoints
             return None
         store_built(sec.store, built)

@@ -8,7 +8,7 @@ Writes outside :meth:`Store.transaction` commit on their own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,6 +34,10 @@ class Store(Protocol):
 
     def reader(self) -> Store:
         """Another connection to the same records, for reading from one other thread."""
+        ...
+
+    def reader_factory(self) -> Callable[[], Store]:
+        """What opens :meth:`reader` anew, picklable: for a reader in another process."""
         ...
 
     def transaction(self) -> AbstractContextManager[object]:

@@ -108,7 +108,11 @@ class PostgresStore(Queries):
 
     def reader(self) -> PostgresStore:
         """Another session, which never writes, for one other thread (checkpoints, archives)."""
-        return PostgresStore(self._url, lock_wait=self._lock_wait)
+        return self.reader_factory()()
+
+    def reader_factory(self) -> functools.partial[PostgresStore]:
+        # The URL (password included) goes to a child process through a pipe, never argv.
+        return functools.partial(PostgresStore, self._url, lock_wait=self._lock_wait)
 
     # -- connection -------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ the hub answers, so a ``kill -9`` loses nothing that was acknowledged.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -69,7 +70,10 @@ class SQLiteStore(Queries):
 
     def reader(self) -> SQLiteStore:
         """Another connection, read-only, for one other thread (checkpoints, archives)."""
-        return SQLiteStore(self.path, read_only=True)
+        return self.reader_factory()()
+
+    def reader_factory(self) -> functools.partial[SQLiteStore]:
+        return functools.partial(SQLiteStore, self.path, read_only=True)
 
     # -- schema -------------------------------------------------------------------
 
