@@ -10,7 +10,7 @@ from tests.agent.scripted_hub import ScriptedHub, decision, run_agent, sse
 
 
 def test_a_resync_event_makes_the_agent_resynchronise_and_follow_on(tmp_path: Path) -> None:
-    reason = "events after 6 up to 39 were pruned by the treaty's retention"
+    reason = "$(reboot) whatever a hostile hub says"  # never written: the agent says its own
     hub = ScriptedHub(
         {"decisions": [decision(1, "203.0.113.40")], "cursor": 5},
         [
@@ -28,7 +28,9 @@ def test_a_resync_event_makes_the_agent_resynchronise_and_follow_on(tmp_path: Pa
         hub.close()
     kinds = [e["event"] for e in events]
     assert kinds.count("resynced") == 2, "once at start, once for the pruned history"
-    assert [e["reason"] for e in events if e["event"] == "resync_requested"] == [reason]
+    assert [e["reason"] for e in events if e["event"] == "resync_requested"] == [
+        "the hub no longer holds the events after 40"
+    ]
     assert "enforce_error" not in kinds, "a resync is not an enforcement failure"
     # The full resynchronisation made the firewall hold exactly the decision list again
     # (41, after the resync event in the same connection, was never applied).

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from shieldwall import wire
-from shieldwall.agent import alerts
+from shieldwall.agent import alerts, watch
 from shieldwall.agent.config import AgentConfig, SourceConfig, hub_addresses
 from shieldwall.agent.detect.buckets import Offence
 from shieldwall.agent.detect.engine import DetectionEngine
@@ -41,7 +41,6 @@ from shieldwall.agent.enforce.base import Enforcer, Entry
 from shieldwall.agent.evidence import Reporter
 from shieldwall.agent.outbox import Outbox
 from shieldwall.agent.sender import Backoff, Sender
-from shieldwall.agent.sources import FileFollower, JournalSource, Position
 from shieldwall.client import HubClient, HubError
 from shieldwall.client.sse import EventReader
 from shieldwall.core.addresses import normalise, parse_network
@@ -177,59 +176,23 @@ class Agent:
     async def _watch(self, source: SourceConfig) -> None:
         detector = self._detector(source)
         ban = None if source.rule is None else source.rule.ban_seconds
+
+        async def detected(chunk: bytes, positions: dict[str, Any]) -> None:
+            await self._detected(detector, chunk, positions, ban)
+
         if source.journald is not None:
-            await self._watch_journal(source, detector, ban)
+            await watch.follow_journal(source, self.outbox.get_json, self.emit, detected)
             return
-        assert source.path is not None
-        key = f"position:{source.label}"
-        saved = self.outbox.get_json(key)
-        position = Position(*saved) if isinstance(saved, list) and len(saved) == 2 else None
         # A log this watcher could not read before has never been read: like a file that
         # appears later, it is read from its start (unless a saved position says where).
-        from_start = source.from_start or source.label in self._failed_sources
-        follower = FileFollower(source.path, from_start=from_start, position=position)
-        missing = not follower.opened
-        if missing:  # named once now, and again when it appears; never silently followed
-            self.emit("source_missing", source=source.label, path=str(source.path))
-        try:
-            while True:
-                chunk = await asyncio.to_thread(follower.poll)
-                if missing and follower.opened:
-                    missing = False
-                    self.emit("source_appeared", source=source.label, path=str(source.path))
-                if chunk:
-                    pos = follower.position
-                    await self._detected(detector, chunk, {key: [pos.inode, pos.offset]}, ban)
-                else:
-                    await asyncio.sleep(self.config.poll_interval)
-        finally:
-            follower.close()
-
-    async def _watch_journal(
-        self, source: SourceConfig, detector: Detector, ban: float | None
-    ) -> None:
-        key = f"cursor:{source.label}"
-        cursor = self.outbox.get_json(key)
-        journal = JournalSource(
-            source.journald or (),
-            cursor=cursor if isinstance(cursor, str) else None,
-            lines=None if source.from_start else 0,
+        await watch.follow_file(
+            source,
+            self.outbox.get_json,
+            self.emit,
+            detected,
+            from_start=source.from_start or source.label in self._failed_sources,
+            poll=self.config.poll_interval,
         )
-        backoff = Backoff(1.0, 30.0)
-        while True:
-            try:
-                async for batch in journal.batches():
-                    chunk = b"".join(entry.syslog_line() for entry in batch)
-                    await self._detected(detector, chunk, {key: journal.cursor}, ban)
-            except FileNotFoundError as exc:
-                self.emit("source_error", source=source.label, error=str(exc))
-                return
-            self.emit(
-                "source_error",
-                source=source.label,
-                error=f"journalctl ended with status {journal.returncode}; starting it again",
-            )
-            await asyncio.sleep(backoff.next())
 
     async def _detected(
         self, detector: Detector, chunk: bytes, positions: dict[str, Any], ban: float | None
@@ -452,7 +415,8 @@ class Agent:
                 self.last_event_id = event.id
             try:
                 if event.kind == "resync":  # the hub pruned what we asked for
-                    resync = str(json.loads(event.data).get("reason", "history pruned"))
+                    # Our own words, not the hub's: whatever it sent, we resynchronise.
+                    resync = f"the hub no longer holds the events after {self.last_event_id}"
                     break
                 if event.kind == "decision":
                     decision = wire.decision_from(json.loads(event.data))

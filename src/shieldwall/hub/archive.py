@@ -15,11 +15,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shieldwall.hub import checkpoints
 from shieldwall.store.base import Store
 
 FORMAT = 1
@@ -46,37 +47,26 @@ def file_name(inputs: Span, events: Span) -> str:
     return f"records-i{inputs.name}-e{events.name}.jsonl.gz"
 
 
-Row = tuple[int, float, str, str]
-
-
-def _pages(fetch: Callable[[int, int], list[Row]], span: Span) -> Iterator[list[Row]]:
-    """The rows of ``span``, a page at a time (``fetch(after, limit)`` reads one)."""
-    after = span.after
-    while after < span.upto:
-        rows = [r for r in fetch(after, PAGE) if r[0] <= span.upto]
-        if not rows:
-            return
-        yield rows
-        after = rows[-1][0]
-
-
 def _input_lines(store: Store, span: Span) -> Iterator[dict[str, Any]]:
-    for rows in _pages(store.inputs_after, span):
-        signals: dict[int, list[list[Any]]] = {}
-        for seq, s in store.signals_between(rows[0][0] - 1, rows[-1][0]):
-            signals.setdefault(seq, []).append([s.member, s.target, s.scenario, s.at, s.events])
-        for seq, at, kind, payload in rows:
-            line: dict[str, Any] = {"input": seq, "at": at, "kind": kind}
-            line["payload"] = json.loads(payload)
-            if seq in signals:
-                line["signals"] = signals[seq]
-            yield line
+    if not span:
+        return
+    # The same paged reading of inputs with their signals as a replay does.
+    for seq, at, kind, payload, signals in checkpoints.recorded(store, span.after, span.upto):
+        line: dict[str, Any] = {"input": seq, "at": at, "kind": kind, "payload": payload}
+        if signals:
+            line["signals"] = [[s.member, s.target, s.scenario, s.at, s.events] for s in signals]
+        yield line
 
 
 def _event_lines(store: Store, span: Span) -> Iterator[dict[str, Any]]:
-    for rows in _pages(store.events_after, span):
+    after = span.after
+    while after < span.upto:
+        rows = [r for r in store.events_after(after, PAGE) if r[0] <= span.upto]
+        if not rows:
+            return
         for i, at, kind, body in rows:
             yield {"event": i, "at": at, "kind": kind, "body": body}
+        after = rows[-1][0]
 
 
 def export(store: Store, directory: Path, inputs: Span, events: Span, written_at: float) -> Path:

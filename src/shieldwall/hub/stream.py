@@ -6,7 +6,7 @@ gap from the store, so reconnecting with ``Last-Event-ID`` gives no gap and no
 duplicate. Subscribers share one wake-up per publish instead of a queue each, so a
 slow member never makes the hub buffer for it.
 
-Retention prunes old events from the store (``hub/retention.py``); event ids are
+Retention prunes old events from the store (``hub/upkeep.py``); event ids are
 dense, so a gap in what the store returns means the history asked for is gone. The
 subscriber then gets one ``resync`` event instead, carrying the current id, and
 follows on from there, as a new member does (a member's agent answers it with a full
@@ -21,10 +21,11 @@ arriving meanwhile waits for a few batches, never for a round of all of them.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+
+from shieldwall import wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,7 @@ class Broadcaster:
             "oldest": oldest.id,
             "cursor": self._last_id,
         }
-        return Event(self._last_id, oldest.at, "resync", json.dumps(body, separators=(",", ":")))
+        return Event(self._last_id, oldest.at, "resync", wire.dumps(body))
 
     async def follow(
         self, after: int, heartbeat: float = 15.0
