@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +20,7 @@ from shieldwall.hub.app import create_app, open_secretariat
 from shieldwall.hub.settings import HubSettings, settings_from
 from shieldwall.hub.upkeep import Upkeep, build, build_apart, spans
 from tests.conftest import refused
-from tests.waiting import until
+from tests.waiting import until, wait
 
 from .conftest import Hub
 from .test_stream_http import Alliance, Stream
@@ -72,6 +74,44 @@ def test_a_checkpoint_built_in_another_process_is_the_one_built_here(hub: Hub) -
     here = build(store, hub.sec.founding, upto, 1.0)
     assert apart.row == here.row and apart.blob == here.blob
     assert apart.row.seq == upto and apart.replayed == here.replayed > 0
+
+
+_STOPPED_HUB = """
+import functools, multiprocessing, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from shieldwall.hub.upkeep import _build_in_child
+pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+# A build that takes its time (its store never opens): the hub is killed meanwhile.
+pool.submit(_build_in_child, functools.partial(time.sleep, 600), "", 0, 0.0, os.getpid())
+while not multiprocessing.active_children():
+    time.sleep(0.05)
+print(multiprocessing.active_children()[0].pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")  # an exited child its new parent has not reaped yet
+
+
+def test_a_checkpoint_builder_ends_when_its_hub_is_killed() -> None:
+    """A hub killed during a build leaves no process behind blocked on its pipe."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _STOPPED_HUB], stdout=subprocess.PIPE, text=True
+    ) as hub:
+        try:
+            assert hub.stdout is not None
+            builder = int(hub.stdout.readline())
+            assert _running(builder)
+            time.sleep(1.0)
+            assert _running(builder), "the builder keeps working while its hub runs"
+        finally:
+            hub.kill()
+    wait(lambda: not _running(builder), limit=10, what="the orphaned builder to end")
 
 
 def test_upkeep_works_off_a_retention_backlog_one_bounded_pass_per_step(hub: Hub) -> None:

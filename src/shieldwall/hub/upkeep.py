@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -76,18 +78,30 @@ def build_apart(store: Store, founding: Treaty, upto: int, now: float) -> checkp
     """
     context = multiprocessing.get_context("spawn")  # never fork a process with threads
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        job = pool.submit(_build_in_child, store.reader_factory(), founding.text, upto, now)
+        job = pool.submit(
+            _build_in_child, store.reader_factory(), founding.text, upto, now, os.getpid()
+        )
         return job.result()
 
 
 def _build_in_child(
-    opener: Callable[[], Store], treaty: str, upto: int, now: float
+    opener: Callable[[], Store], treaty: str, upto: int, now: float, hub: int
 ) -> checkpoints.Built:
+    # A hub stopped (or killed) during a build leaves nobody to read the result: the
+    # child would block on its pipe for ever, holding the memory of a whole council.
+    threading.Thread(target=_exit_without, args=(hub,), daemon=True).start()
     store = opener()
     try:
         return checkpoints.build(store, load_treaty(treaty, "the founding treaty"), upto, now)
     finally:
         store.close()
+
+
+def _exit_without(hub: int, every: float = 0.5) -> None:
+    """End this process once ``hub``, its parent, is gone."""
+    while os.getppid() == hub:
+        time.sleep(every)
+    os._exit(1)
 
 
 def store_built(store: Store, built: checkpoints.Built) -> None:
