@@ -212,6 +212,51 @@ def test_many_events_and_consultations_at_once(store: AnyStore) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "odd",
+    [
+        pytest.param("line\nbreak", id="line-break"),
+        pytest.param("nul\x00byte", id="nul-byte"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_bulk_rows_keep_every_value_and_their_order(store: AnyStore, odd: str) -> None:
+    """Large batches go in one statement on PostgreSQL (values joined by line breaks,
+    or JSON when a value holds one): values, order and ids are those of row by row."""
+    signals = [
+        Signal(
+            f"m{i}" if i % 7 else odd, f"203.0.113.{i}", odd if i == 3 else "scan", T0 + i / 3, i
+        )
+        for i in range(40)
+    ]
+    with store.transaction():
+        seq = store.add_input(T0, "signals", {"member": "m1", "seq": 1})
+        store.add_signals(seq, signals, T0)
+
+    def nul(text: str) -> str:  # PostgreSQL text cannot hold NUL: kept as U+FFFD
+        return text.replace("\x00", "\ufffd")
+
+    kept = [Signal(nul(s.member), s.target, nul(s.scenario), s.at, s.events) for s in signals]
+    assert store.signals_of_input(seq) in (signals, kept)
+    bodies = [odd if i % 5 == 0 else f'{{"n":{i}}}' for i in range(40)]
+    ids = store.add_events(
+        T0, [("consultation" if i % 2 else odd, b) for i, b in enumerate(bodies)]
+    )
+    assert ids == list(range(1, 41))
+    back = [(i, kind, body) for i, _at, kind, body in store.events_after(0)]
+    written = [
+        (i, "consultation" if i % 2 == 0 else odd, b) for i, b in zip(ids, bodies, strict=True)
+    ]
+    assert back in (
+        written,
+        [(i, nul(k), nul(b)) for i, k, b in written],
+    )
+    decisions = [_decision(i, f"203.0.113.{i}") for i in range(1, 41)]
+    store.put_decisions(decisions)
+    store.put_decisions(decisions[:20])  # an id already stored is skipped
+    assert [store.decision(i) for i in range(1, 41)] == decisions
+
+
 def test_members_last_seq_policy_and_external_partners(store: AnyStore) -> None:
     store.add_member("alpha", "ed25519:AAAA", ["192.0.2.10"], T0)
     store.add_member("partner", "", [], T0, external=True)

@@ -100,6 +100,7 @@ def create_app(
         try:
             yield
         finally:
+            sec.settle()  # batches still committing are answered before the tasks stop
             for task in running:
                 task.cancel()
             for task in running:

@@ -181,6 +181,7 @@ class Leadership:
     def demote(self, why: str) -> None:
         """Stop taking changes at once; follow the store again as a standby."""
         self.sec.standby = True
+        self.sec.settle()  # batches still committing land (or fail) before we look
         self.role, self.epoch = "standby", 0
         log.warning("no longer leading (%s): following as a standby", why)
         with contextlib.suppress(Exception):
@@ -244,6 +245,7 @@ class Leadership:
         if self.role != "leader":
             return
         self.sec.standby = True
+        self.sec.settle()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.lease.release, self.epoch)
         with contextlib.suppress(Exception):

@@ -2,7 +2,8 @@
 
 Every change follows the same path, inside one store transaction: the input is
 recorded, the council computes the outcome, everything it produced is recorded;
-only after the commit are the new events published and the caller answered. On
+only after the commit are the new events published and the caller answered
+(``hub/commits.py``, which also commits signal batches apart on PostgreSQL). On
 start the council's state is rebuilt by replaying the recorded inputs in order with
 their recorded times, from the newest checkpoint that loads (``hub/checkpoints.py``);
 the council is deterministic, so the rebuilt state is the one that was lost.
@@ -10,7 +11,8 @@ the council is deterministic, so the rebuilt state is the one that was lost.
 A store that refuses a change costs that one change, not the hub. Values the store
 could refuse (integers past 64 bits, NaN, unpaired surrogates) are refused at the
 API's edge; and because the input is written before the council sees it, whatever
-the store still refuses about the input rolls back with the council untouched.
+the store still refuses about the input rolls back with the council untouched
+(signal batches committed apart excepted: see ``hub/commits.py``).
 Only a failure after the council changed (writing the outcome, or the commit: a
 disk that fills up mid-transaction) leaves memory ahead of the store; the council
 is then rebuilt from the store once for that failure. A copy or an undo log of the
@@ -21,36 +23,34 @@ and a rebuild that could not read it is retried before the next change.
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shieldwall import wire
 from shieldwall.core.council import Council
-from shieldwall.core.model import Consultation, Decision, Outcome, Signal
+from shieldwall.core.model import Decision, Outcome, Signal
 from shieldwall.core.treaty import Treaty, load_treaty
-from shieldwall.hub import checkpoints, oplog
+from shieldwall.hub import checkpoints
 from shieldwall.hub.bookkeeping import (
     REPLICA_INPUT,
     REPLICA_OF,
     REPLICA_POSITION,
     Identity,
-    ReadOnly,
     Stats,
-    StoreFailure,
     SubmitResult,
     token_digest,
 )
+from shieldwall.hub.commits import Committing, EventRow, Pending
 from shieldwall.hub.inputs import apply_input
 from shieldwall.hub.replica_inputs import ReplicaInputs
 from shieldwall.hub.settings import HubSettings
 from shieldwall.hub.stream import Broadcaster, Event
-from shieldwall.hub.undo import Undo
 from shieldwall.signing import parse_public
 from shieldwall.store.base import Store
 
@@ -59,7 +59,7 @@ log = logging.getLogger("shieldwall.hub")
 Listener = Callable[[list[Event]], None]
 
 
-class Secretariat(ReplicaInputs):
+class Secretariat(Committing, ReplicaInputs):
     """Applies the treaty to everything the hub accepts; the only writer."""
 
     def __init__(
@@ -98,6 +98,8 @@ class Secretariat(ReplicaInputs):
         # A standby node on PostgreSQL (hub/leadership.py) records nothing until it leads.
         self.standby = False
         self._stale = False  # a rebuild after a failed commit could not read the store
+        self._pendings: deque[Pending] = deque()  # inputs being committed (hub/commits.py)
+        self._broken = False
         # The bus pump (primary) or follower (replica), for health and metrics.
         self.replication: Any = None
         self._replay()
@@ -148,83 +150,6 @@ class Secretariat(ReplicaInputs):
     ) -> Outcome:
         return apply_input(self.council, kind, p, now, signals)
 
-    def _record(
-        self,
-        kind: str,
-        payload: dict[str, Any],
-        now: float,
-        signals: Sequence[Signal] = (),
-        before: Callable[[], None] | None = None,
-        member_seq: tuple[str, int] | None = None,
-    ) -> tuple[Outcome, list[int]]:
-        if self.replica_of is not None and not self._replicating:
-            raise ReadOnly(
-                f"this hub is a replica of {self.replica_of!r}: send changes to the primary"
-            )
-        if self.standby:
-            raise ReadOnly("this hub node is a standby: send changes to the leader")
-        with self._committing() as undo:
-            # The input itself first: whatever the store refuses about it (a value out
-            # of its range, a full disk) is refused before the council has seen it.
-            input_seq = self.store.add_input(now, kind, payload)
-            if signals:
-                self.store.add_signals(input_seq, signals, now)
-            if before is not None:
-                before()
-            if member_seq is not None:
-                self.store.set_last_seq(*member_seq)
-            outcome = undo.council(lambda: self._apply(kind, payload, now, signals))
-            opened = _texts(outcome.consultations)
-            events = self._events(outcome, opened)
-            dispute_ids = self._store_outcome(outcome, opened)
-            committed = self._publish(now, events)
-        if member_seq is not None:
-            self.identities[member_seq[0]].last_seq = member_seq[1]
-        self._announce(committed)
-        self._count(outcome)
-        oplog.committed(kind, payload, outcome, replica=self._replicating)
-        return outcome, dispute_ids
-
-    @contextlib.contextmanager
-    def _committing(self) -> Iterator[Undo]:
-        """One store transaction around one input; see :class:`Undo` for what is undone.
-
-        A store error becomes :class:`StoreFailure` (a 503: resend later); an error of
-        the council's own is raised as it is. If a rebuild could not read the store,
-        the next change retries it first, so a store that comes back is caught up.
-        """
-        self._catch_up()
-        undo = Undo()
-        try:
-            with self.store.transaction():
-                yield undo
-        except Exception as exc:
-            if undo.changed:
-                log.exception("store commit failed after the council changed: rebuilding it")
-                with contextlib.suppress(Exception):
-                    self._rebuild()
-            if exc is undo.error:
-                raise
-            if not undo.changed:
-                log.warning(
-                    "store refused an input (%s: %s); nothing changed", type(exc).__name__, exc
-                )
-            raise StoreFailure(
-                "the hub could not record this request and has undone it: resend it later"
-            ) from exc
-
-    def _catch_up(self) -> None:
-        """Finish a rebuild that an unreadable store interrupted; StoreFailure if it still is."""
-        if not self._stale:
-            return
-        try:
-            self._rebuild()
-        except Exception as exc:
-            raise StoreFailure(
-                "the hub cannot read its store to recover from an earlier failure: "
-                "check the store (disk, database server) and resend later"
-            ) from exc
-
     def _rebuild(self) -> None:
         """The council, identities and partners again from the store (it never saw the input).
 
@@ -253,9 +178,7 @@ class Secretariat(ReplicaInputs):
             s.put_consultations(outcome.consultations, consultations)
         return s.add_disputes(outcome.disputes) if outcome.disputes else []
 
-    def _events(
-        self, outcome: Outcome, consultations: list[str]
-    ) -> list[tuple[str, str, tuple[str, ...]]]:
+    def _events(self, outcome: Outcome, consultations: list[str]) -> list[EventRow]:
         events = [
             ("decision", wire.dumps(wire.decision(d)), d.applies_to) for d in outcome.decisions
         ]
@@ -268,7 +191,7 @@ class Secretariat(ReplicaInputs):
         events += [("alert", wire.dumps(wire.alert(a)), ()) for a in outcome.alerts]
         return events
 
-    def _publish(self, now: float, events: list[tuple[str, str, tuple[str, ...]]]) -> list[Event]:
+    def _publish(self, now: float, events: list[EventRow]) -> list[Event]:
         """Store the stream events (inside the caller's transaction); returns them with ids."""
         ids = self.store.add_events(now, [(k, b) for k, b, _ in events])
         return [Event(i, now, k, b, a) for i, (k, b, a) in zip(ids, events, strict=True)]
@@ -345,17 +268,31 @@ class Secretariat(ReplicaInputs):
         return self._record("vote", payload, self.clock(), member_seq=(voter, seq))[0]
 
     def submit(self, member: str, seq: int, signals: Sequence[Signal]) -> SubmitResult:
+        return self._submitted(self._begin_submit(member, seq, signals, False), len(signals))
+
+    async def submit_async(self, member: str, seq: int, signals: Sequence[Signal]) -> SubmitResult:
+        """:meth:`submit`, committed apart on a store that can (``hub/commits.py``): the
+        hub serves other requests while the store commits."""
+        pending = self._begin_submit(member, seq, signals, True)
+        await pending.committed()
+        return self._submitted(pending, len(signals))
+
+    def _begin_submit(
+        self, member: str, seq: int, signals: Sequence[Signal], apart: bool
+    ) -> Pending:
+        payload = {"member": member, "seq": seq}
         now = self.clock()
-        outcome, dispute_ids = self._record(
-            "signals", {"member": member, "seq": seq}, now, signals, member_seq=(member, seq)
-        )
-        self.stats.signals_accepted += len(signals)
+        return self._begin("signals", payload, now, signals, member_seq=(member, seq), apart=apart)
+
+    def _submitted(self, pending: Pending, accepted: int) -> SubmitResult:
+        outcome, dispute_ids = self._settled(pending)
+        self.stats.signals_accepted += accepted
         self.stats.batches_accepted += 1
         disputes = [
             {"id": i, **wire.dispute(d)} for i, d in zip(dispute_ids, outcome.disputes, strict=True)
         ]
         return SubmitResult(
-            accepted=len(signals),
+            accepted=accepted,
             decisions=[d.id for d in outcome.decisions],
             consultations=[c.id for c in outcome.consultations],
             disputes=disputes,
@@ -433,21 +370,12 @@ class Secretariat(ReplicaInputs):
         """Advance the council's clock; recorded only when it changed something."""
         if self.replica_of is not None or self.standby:
             return Outcome()  # the primary's (leader's) ticks arrive as recorded inputs
-        now = self.clock()
+        self._settle()
         self._catch_up()
+        now = self.clock()
         probe = self.council.tick(now)
-        if not probe:
-            return probe
-        opened = _texts(probe.consultations)
-        events = self._events(probe, opened)
-        with self._committing() as undo:
-            undo.changed = True  # the tick has already moved the council's clock
-            self.store.add_input(now, "tick", {})
-            self._store_outcome(probe, opened)
-            committed = self._publish(now, events)
-        self._announce(committed)
-        self._count(probe)
-        oplog.committed("tick", {}, probe)
+        if probe:
+            self._settled(self._begin("tick", {}, now, applied=probe))
         return probe
 
     def note_received(self, member: str) -> None:
@@ -486,8 +414,3 @@ class Secretariat(ReplicaInputs):
 
     def active(self, now: float) -> list[Decision]:
         return self.council.active(now)
-
-
-def _texts(consultations: Sequence[Consultation]) -> list[str]:
-    """Each consultation's JSON, written once: the same text is stored and streamed."""
-    return [wire.dumps(wire.consultation(c)) for c in consultations]

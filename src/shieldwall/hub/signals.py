@@ -34,7 +34,7 @@ async def submit(request: Request) -> JSONResponse:
         # The claimed name, not yet proven when the signature is what failed.
         oplog.refused(request.headers.get(MEMBER_HEADER, ""), exc.code, exc.message)
         raise
-    result = sec.submit(member, payload["seq"], signals)
+    result = await sec.submit_async(member, payload["seq"], signals)
     return JSONResponse(
         {
             "accepted": result.accepted,

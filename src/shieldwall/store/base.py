@@ -2,21 +2,26 @@
 ``PostgresStore`` both provide.
 
 Exactly the calls the hub makes (secretariat, setup, views, decisions, the interop
-source). One owner calls a store: it is not shared between threads or processes.
+source). One owner calls a store: it is not shared between threads or processes (the
+commit thread of :meth:`Store.commit_later` excepted, which only ever runs while the
+owner's next use waits for it).
 Writes outside :meth:`Store.transaction` commit on their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from shieldwall.core.model import Consultation, Decision, Dispute, Revocation, Signal
 
 if TYPE_CHECKING:
     from shieldwall.store.retained import CheckpointRow
+
+T = TypeVar("T")
 
 MemberRow = tuple[str, str, list[str], float, int, dict[str, Any] | None]
 
@@ -42,6 +47,20 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractContextManager[object]:
         """All writes inside commit together, or none does (the block raised)."""
+        ...
+
+    @property
+    def commits_apart(self) -> bool:
+        """Whether :meth:`commit_later` returns before the tail has run."""
+        ...
+
+    def commit_later(self, tail: Callable[[], T]) -> Future[T]:
+        """Run ``tail``, the rest of an open transaction ending with its commit.
+
+        SQLite runs it at once. PostgreSQL runs it on a commit thread of its own and
+        returns at once, so the caller works on while the server writes; the store's
+        next use from any other thread waits for the tail first.
+        """
         ...
 
     # -- meta -----------------------------------------------------------------------

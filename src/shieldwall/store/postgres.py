@@ -21,15 +21,18 @@ import functools
 import json
 import logging
 import os
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import conninfo
 
-from shieldwall.core.model import Consultation, Signal
+from shieldwall.core.model import Consultation, Decision, Signal
 from shieldwall.store import rows as records
 from shieldwall.store.pg_schema import MIGRATIONS, VERSION_TABLE
 from shieldwall.store.queries import Queries, StoreError, check_schema_version
@@ -37,10 +40,35 @@ from shieldwall.store.rows import DECISION_COLS, SIGNAL_COLS, SIGNAL_INSERT_COLS
 from shieldwall.store.urls import redact, scrub, where
 
 log = logging.getLogger("shieldwall.store")
+T = TypeVar("T")
 
 PAGE = 10_000  # rows per round trip when reading the replay log
-COPY_FROM = 16  # batches of at least this many signals go through COPY
+BULK_FROM = 16  # rows from which a batch is written with one statement
+
+
+def _arrays(count: int) -> str:
+    """``count`` text parameters, each split at line breaks into an array."""
+    return ", ".join(["string_to_array(%s, E'\\n')"] * count)
+
+
+def _lines(*columns: list[str]) -> list[str] | None:
+    """Each column's values joined by line breaks, for ``string_to_array`` (one C call
+    each side, no per-value escaping); None when a value holds a line break or a NUL."""
+    joined = []
+    for values in columns:
+        text = "\n".join(values)
+        if text.count("\n") != len(values) - 1 or "\x00" in text:
+            return None
+        joined.append(text)
+    return joined
+
+
 _LOCK_KEY = "SELECT hashtextextended('shieldwall-hub/' || current_database() || '/' || %s, 0)"
+# The PostgreSQL types of DECISION_COLS, in order.
+_DECISION_TYPES = (
+    "bigint", "text", "text", "text", "text", "text", "text",
+    "float8", "float8", "bigint", "integer", "text", "text",
+)  # fmt: skip
 EPOCH_SETTING = "shieldwall.epoch"  # the session's fencing epoch, read by the fence
 
 
@@ -82,8 +110,15 @@ class PostgresStore(Queries):
         # The last stream event id this session wrote (None: ask the store). Only the
         # leader writes events, so it need not read max(id) again for every commit.
         self._last_event: int | None = None
-        # The last input number this session allocated (a leader's progress, for health).
+        # The last input number this session committed (a leader's progress, for health),
+        # and the one its open transaction holds.
         self.written_input = 0
+        self._writing = 0
+        self._open = 0  # transactions open (transaction())
+        # commit_later: the thread that finishes transactions, and the one under way.
+        self._committer: ThreadPoolExecutor | None = None
+        self._committer_id: int | None = None
+        self._tail: Future[Any] | None = None
         self._conn = self._connect()
         try:
             self._migrate()
@@ -104,7 +139,45 @@ class PostgresStore(Queries):
         return self._schema
 
     def close(self) -> None:
+        self._finish_tail()
+        if self._committer is not None:
+            self._committer.shutdown()
+            self._committer = None
         self._conn.close()
+
+    # -- commits finished on a thread of their own --------------------------------------
+
+    commits_apart = True
+
+    def commit_later(self, tail: Callable[[], T]) -> Future[T]:
+        """Run ``tail`` (the rest of the open transaction, its commit included) on the
+        commit thread; return at once.
+
+        Most of a transaction's time is the server's (index upkeep, the WAL flush), not
+        the hub's: meanwhile the hub reads and checks the next request. Only one tail is
+        ever under way, the ones handed over after it wait their turn; every other use
+        of the store waits for all of them first (:meth:`_db`), so nothing runs inside
+        a transaction the commit thread is in.
+        """
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="shieldwall-commit")
+        future = self._committer.submit(self._run_tail, tail)
+        self._tail = future
+        return future
+
+    def _run_tail(self, tail: Callable[[], T]) -> T:
+        self._committer_id = threading.get_ident()
+        # Pipelined: the statements go out without waiting for each other's results;
+        # the commit thread waits for the server once or twice, not once a statement.
+        with self._db.pipeline():
+            return tail()
+
+    def _finish_tail(self) -> None:
+        """Wait for the tails handed over, unless called from the commit thread."""
+        tail = self._tail  # the last handed over: the others are through before it
+        if tail is None or tail.done() or threading.get_ident() == self._committer_id:
+            return
+        futures.wait((tail,))
 
     def reader(self) -> PostgresStore:
         """Another session, which never writes, for one other thread (checkpoints, archives)."""
@@ -215,7 +288,11 @@ class PostgresStore(Queries):
 
     @property
     def _db(self) -> psycopg.Connection[Any]:
-        """The connection; after it broke (server restart), a new one with the same epoch."""
+        """The connection; after it broke (server restart), a new one with the same epoch.
+
+        First waits for a transaction the commit thread is finishing (commit_later).
+        """
+        self._finish_tail()
         if self._conn.broken or self._conn.closed:
             if self._conn.closed and not self._conn.broken:
                 raise StoreError(f"store {self._where!r} is closed")
@@ -260,12 +337,18 @@ class PostgresStore(Queries):
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[Any]]:
         db = self._db
+        self._open += 1
         try:
             with db.transaction():
                 yield db
         except BaseException:
             self._last_event = None  # the events it added were rolled back
+            self._writing = 0
             raise
+        finally:
+            self._open -= 1
+        if self._writing and not self._open:  # the outermost one committed
+            self.written_input, self._writing = self._writing, 0
 
     # -- dialect hooks ------------------------------------------------------------------
 
@@ -281,7 +364,10 @@ class PostgresStore(Queries):
 
     def add_input(self, at: float, kind: str, payload: dict[str, Any]) -> int:
         seq = super().add_input(at, kind, payload)
-        self.written_input = seq
+        if self._open:
+            self._writing = seq  # committed with the transaction (transaction())
+        else:
+            self.written_input = seq  # committed on its own
         return seq
 
     @staticmethod
@@ -305,19 +391,34 @@ class PostgresStore(Queries):
             after = rows[-1][0]
 
     def add_signals(self, input_seq: int, signals: Sequence[Signal], received_at: float) -> None:
-        if len(signals) < COPY_FROM:
+        if len(signals) < BULK_FROM:
             super().add_signals(input_seq, signals, received_at)
             return
-        self._copy(
-            f"signals ({SIGNAL_INSERT_COLS})",
-            (records.signal_params(input_seq, s, received_at) for s in signals),
+        columns = _lines(
+            [s.member for s in signals], [s.target for s in signals], [s.scenario for s in signals]
         )
-
-    def _copy(self, into: str, rows: Iterable[Sequence[Any]]) -> None:
-        """``rows`` into ``into`` (a table and its columns) with one COPY."""
-        with self._db.cursor() as cur, cur.copy(f"COPY {into} FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        if columns is None:  # a line break or NUL in a value: as JSON
+            self._db.execute(
+                f"INSERT INTO signals ({SIGNAL_INSERT_COLS}) SELECT %s, r->>0, r->>1, r->>2, "
+                "(r->>3)::float8, (r->>4)::bigint, %s "
+                "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(r, n) ORDER BY n",
+                (
+                    input_seq,
+                    received_at,
+                    self._json_rows(
+                        [(s.member, s.target, s.scenario, s.at, s.events) for s in signals]
+                    ),
+                ),
+            )
+            return
+        times = "\n".join(map(repr, [s.at for s in signals]))
+        counts = "\n".join(map(str, [s.events for s in signals]))
+        self._db.execute(
+            f"INSERT INTO signals ({SIGNAL_INSERT_COLS}) SELECT %s, m, t, s, a::float8, "
+            f"e::bigint, %s FROM unnest({_arrays(5)}) WITH ORDINALITY AS u(m, t, s, a, e, n) "
+            "ORDER BY n",  # ids in the batch's order: replay reads them back by id
+            (input_seq, received_at, *columns, times, counts),
+        )
 
     def signals_by_input(self) -> dict[int, list[Signal]]:
         """All stored signals grouped by the input that carried them (for replay)."""
@@ -346,39 +447,70 @@ class PostgresStore(Queries):
         base = self.last_event_id() if self._last_event is None else self._last_event
         ids = list(range(base + 1, base + 1 + len(events)))
         self._last_event = None  # unknown until this write is through
-        if len(events) < COPY_FROM:
+        columns = _lines([k for k, _ in events], [b for _, b in events])
+        if len(events) < BULK_FROM or columns is None:
             self._runmany(
                 "INSERT INTO events (id, at, kind, body) VALUES (?, ?, ?, ?)",
-                [(i, at, kind, body) for i, (kind, body) in zip(ids, events, strict=True)],
+                [
+                    (i, at, self._text(kind), self._text(body))
+                    for i, (kind, body) in zip(ids, events, strict=True)
+                ],
             )
-        else:
-            self._copy(
-                "events (id, at, kind, body)",
-                ((i, at, kind, body) for i, (kind, body) in zip(ids, events, strict=True)),
+        else:  # one statement: the ids are base + 1, base + 2, ... in order
+            self._db.execute(
+                "INSERT INTO events (id, at, kind, body) SELECT %s + n, %s, k, b "
+                f"FROM unnest({_arrays(2)}) WITH ORDINALITY AS u(k, b, n)",
+                (base, at, *columns),
             )
         if self._epoch is not None:  # fenced: no other node writes events meanwhile
             self._last_event = ids[-1]
         return ids
 
+    def put_decisions(self, decisions: Iterable[Decision]) -> None:
+        params = [records.decision_params(d) for d in decisions]
+        if len(params) < BULK_FROM:
+            self._runmany(self._INSERT_DECISIONS, params)
+            return
+        # One statement over the rows as one JSON document (COPY cannot skip a stored id).
+        self._db.execute(
+            f"INSERT INTO decisions ({DECISION_COLS}) SELECT "
+            + ", ".join(f"(r->>{i})::{kind}" for i, kind in enumerate(_DECISION_TYPES))
+            + " FROM jsonb_array_elements(%s::jsonb) AS r ON CONFLICT (id) DO NOTHING",
+            (self._json_rows(params),),
+        )
+
     def put_consultations(
         self, consultations: Iterable[Consultation], bodies: Sequence[str]
     ) -> None:
         rows = list(consultations)
-        if len(rows) < COPY_FROM:
+        if len(rows) < BULK_FROM:
             super().put_consultations(rows, bodies)
             return
         if len(bodies) != len(rows):
             raise ValueError(f"{len(rows)} consultations but {len(bodies)} bodies")
-        # One statement over arrays (sent binary: no escaping), not one per row.
+        # One statement, not one per row.
         self._db.execute(
             "INSERT INTO consultations (id, target, scenario, status, body) "
-            "SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[]) "
+            "SELECT (r->>0)::bigint, r->>1, r->>2, r->>3, r->>4 "
+            "FROM jsonb_array_elements(%s::jsonb) AS r "
             "ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
             (
-                [c.id for c in rows],
-                [self._text(c.target) for c in rows],
-                [self._text(c.scenario) for c in rows],
-                [c.status for c in rows],
-                [self._text(b) for b in bodies],
+                self._json_rows(
+                    [
+                        (c.id, c.target, c.scenario, c.status, b)
+                        for c, b in zip(rows, bodies, strict=True)
+                    ]
+                ),
             ),
         )
+
+    def _json_rows(self, rows: Sequence[Sequence[Any]]) -> str:
+        """``rows`` as one JSON array of arrays: one C call to write, one parameter to send.
+
+        PostgreSQL text cannot hold NUL; only when a value has one is each one replaced.
+        """
+        text = json.dumps(rows, separators=(",", ":"), allow_nan=False)
+        if "\\u0000" not in text:
+            return text
+        clean = [[self._text(v) if isinstance(v, str) else v for v in row] for row in rows]
+        return json.dumps(clean, separators=(",", ":"), allow_nan=False)

@@ -9,8 +9,9 @@ hold) is a hook or a class constant the store defines; everything else lives her
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, ClassVar, Protocol
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from shieldwall.core.model import Consultation, Decision, Dispute, Revocation, Signal
 from shieldwall.store import rows
@@ -27,6 +28,8 @@ from shieldwall.store.rows import (
     dumps,
     marks,
 )
+
+T = TypeVar("T")
 
 INSERT_SIGNALS = f"INSERT INTO signals ({SIGNAL_INSERT_COLS}) VALUES ({marks(7)})"
 
@@ -85,6 +88,21 @@ class Queries(RetainedQueries):
     def _text(value: str) -> str:
         """``value`` as the store can hold it in a text column."""
         return value
+
+    commits_apart = False
+
+    def commit_later(self, tail: Callable[[], T]) -> Future[T]:
+        """Run ``tail`` (the rest of an open transaction, its commit included) now.
+
+        A store whose server works apart from the hub overrides this to run the tail
+        on a thread of its own (:class:`~shieldwall.store.postgres.PostgresStore`).
+        """
+        done: Future[T] = Future()
+        try:
+            done.set_result(tail())
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
 
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self._run(sql, params).fetchone()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from shieldwall.core.addresses import canonical
@@ -31,6 +32,12 @@ TABLES = frozenset(
 def dumps(value: Any) -> str:
     """Standard JSON only: NaN or Infinity written here would break every later reader."""
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+@lru_cache(maxsize=4096)
+def names_json(names: tuple[str, ...]) -> str:
+    """A tuple of member names as a JSON list; the same few sets recur on every decision."""
+    return dumps(list(names))
 
 
 def marks(count: int) -> str:
@@ -93,13 +100,13 @@ def decision_params(d: Decision) -> tuple[Any, ...]:
         d.action,
         d.scenario,
         d.clause,
-        dumps(list(d.members)),
+        names_json(d.members),
         d.issued_at,
         d.expires_at,
         d.offence,
         int(d.recommended),
         d.treaty,
-        dumps(list(d.applies_to)),
+        names_json(d.applies_to),
     )
 
 
