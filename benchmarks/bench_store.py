@@ -8,6 +8,12 @@ sending at once (what a busy alliance sends: the throughput). Each is measured
 ``SHIELDWALL_BENCH_STORE_ROUNDS`` times (default 2), the stores taking turns, and the
 best round is kept, so that both meet the same machine load.
 
+Here the senders, the hub and the database server share one machine's cores, so the
+signals per second say as much about the machine as about the hub. The CPU time the
+hub process spends per batch of 500 (``*_hub_cpu_ms_per_batch``, from ``/proc``) is
+what bounds the hub itself, and the database server's (``pg_server_cpu_ms_per_batch``,
+every ``postgres`` process) is what a server on cores of its own would spend.
+
 Needs a server: ``SHIELDWALL_TEST_PG=postgresql://USER@HOST[:PORT]/DATABASE``. The hub
 gets a schema of its own there, dropped afterwards. Without the variable the
 benchmark prints a note and reports nothing.
@@ -23,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_hub import SENDERS, _enrol, _hub, ingest
+from benchmarks.bench_hub import BATCH, SENDERS, _enrol, _hub, ingest
 from shieldwall.core.treaty import template_text
 from shieldwall.hub.setup import init_hub
 from shieldwall.procs import free_port, start_hub, stop
@@ -34,8 +40,8 @@ MANY = 8  # members sending at once in the throughput case
 
 
 @contextmanager
-def _pg_hub(server: str) -> Iterator[tuple[str, str]]:
-    """A hub on a schema of its own on ``server``: (URL, admin token)."""
+def _pg_hub(server: str) -> Iterator[tuple[str, str, int]]:
+    """A hub on a schema of its own on ``server``: (URL, admin token, pid)."""
     import psycopg
 
     schema = f"sw_bench_{secrets.token_hex(6)}"
@@ -50,7 +56,7 @@ def _pg_hub(server: str) -> Iterator[tuple[str, str]]:
             port = free_port()
             proc = start_hub(data, port, Path(tmp) / "hub.log")
             try:
-                yield f"http://127.0.0.1:{port}", token
+                yield f"http://127.0.0.1:{port}", token, proc.pid
             finally:
                 stop(proc)
     finally:
@@ -59,20 +65,48 @@ def _pg_hub(server: str) -> Iterator[tuple[str, str]]:
 
 
 @contextmanager
-def _sqlite_hub() -> Iterator[tuple[str, str]]:
+def _sqlite_hub() -> Iterator[tuple[str, str, int]]:
     with tempfile.TemporaryDirectory(prefix="sw-bench-store-") as tmp:
         hub, token, proc = _hub(Path(tmp))
         try:
-            yield hub, token
+            yield hub, token, proc.pid
         finally:
             stop(proc)
 
 
-def _ingest(hub: Any, senders: int) -> float:
-    """Signals/s of ``senders`` members sending to ``hub`` (a context: URL, token)."""
-    with hub as (url, token):
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds of every PostgreSQL server process on this machine."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += _cpu(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return total
+
+
+def _ingest(hub: Any, senders: int) -> tuple[float, float, float]:
+    """(signals/s, hub CPU ms per batch, database server CPU ms per batch) of ``senders``
+    members sending to ``hub`` (a context: URL, token, pid)."""
+    with hub as (url, token, pid):
         keys = _enrol(url, token, [f"sender-{i}" for i in range(senders)], "100.66")
-        return float(ingest(url, keys)["hub_http_ingest_signals_per_s"])
+        hub_before, db_before = _cpu(pid), _postgres_cpu()
+        figures = ingest(url, keys)
+        batches = figures["hub_http_ingest_signals"] / BATCH
+        hub_ms = (_cpu(pid) - hub_before) * 1000 / batches
+        db_ms = (_postgres_cpu() - db_before) * 1000 / batches
+        return float(figures["hub_http_ingest_signals_per_s"]), hub_ms, db_ms
 
 
 def run() -> dict[str, float]:
@@ -81,19 +115,25 @@ def run() -> dict[str, float]:
         print(f"   skipped: {PG_ENV} is not set (point it at a PostgreSQL server)")
         return {}
     rounds = int(os.environ.get("SHIELDWALL_BENCH_STORE_ROUNDS", "2"))
-    best: dict[str, float] = {}
+    best: dict[str, tuple[float, float, float]] = {}
     for _ in range(rounds):
         for senders, load in ((SENDERS, ""), (MANY, f"_{MANY}_senders")):
             for store, hub in (("pg", _pg_hub(server)), ("sqlite", _sqlite_hub())):
-                key = f"{store}_http_ingest{load}_signals_per_s"
-                best[key] = max(best.get(key, 0.0), _ingest(hub, senders))
-    figures = dict(sorted(best.items()))
+                measured = _ingest(hub, senders)
+                key = f"{store}{load}"
+                if measured[0] > best.get(key, (0.0, 0.0, 0.0))[0]:
+                    best[key] = measured
+    figures: dict[str, float] = {}
     for load in ("", f"_{MANY}_senders"):
-        pg, sqlite = (
-            figures[f"pg_http_ingest{load}_signals_per_s"],
-            figures[f"sqlite_http_ingest{load}_signals_per_s"],
-        )
-        figures[f"pg_over_sqlite{load}"] = round(pg / sqlite, 2)
+        for store in ("pg", "sqlite"):
+            rate, hub_ms, db_ms = best[f"{store}{load}"]
+            figures[f"{store}_http_ingest{load}_signals_per_s"] = rate
+            figures[f"{store}{load}_hub_cpu_ms_per_batch"] = round(hub_ms, 1)
+            if store == "pg":
+                figures[f"pg{load}_server_cpu_ms_per_batch"] = round(db_ms, 1)
+        pg, sqlite = best[f"pg{load}"], best[f"sqlite{load}"]
+        figures[f"pg_over_sqlite{load}"] = round(pg[0] / sqlite[0], 2)
+        figures[f"pg_over_sqlite{load}_hub_cpu"] = round(pg[1] / sqlite[1], 2)
     return figures
 
 
