@@ -33,42 +33,18 @@ import psycopg
 from psycopg import conninfo
 
 from shieldwall.core.model import Consultation, Decision, Signal
+from shieldwall.store import pg_bulk as bulk
 from shieldwall.store import rows as records
 from shieldwall.store.pg_schema import MIGRATIONS, VERSION_TABLE
 from shieldwall.store.queries import Queries, StoreError, check_schema_version
-from shieldwall.store.rows import DECISION_COLS, SIGNAL_COLS, SIGNAL_INSERT_COLS, marks
+from shieldwall.store.rows import DECISION_COLS, SIGNAL_COLS, marks
 from shieldwall.store.urls import redact, scrub, where
 
 log = logging.getLogger("shieldwall.store")
 T = TypeVar("T")
 
 PAGE = 10_000  # rows per round trip when reading the replay log
-BULK_FROM = 16  # rows from which a batch is written with one statement
-
-
-def _arrays(count: int) -> str:
-    """``count`` text parameters, each split at line breaks into an array."""
-    return ", ".join(["string_to_array(%s, E'\\n')"] * count)
-
-
-def _lines(*columns: list[str]) -> list[str] | None:
-    """Each column's values joined by line breaks, for ``string_to_array`` (one C call
-    each side, no per-value escaping); None when a value holds a line break or a NUL."""
-    joined = []
-    for values in columns:
-        text = "\n".join(values)
-        if text.count("\n") != len(values) - 1 or "\x00" in text:
-            return None
-        joined.append(text)
-    return joined
-
-
 _LOCK_KEY = "SELECT hashtextextended('shieldwall-hub/' || current_database() || '/' || %s, 0)"
-# The PostgreSQL types of DECISION_COLS, in order.
-_DECISION_TYPES = (
-    "bigint", "text", "text", "text", "text", "text", "text",
-    "float8", "float8", "bigint", "integer", "text", "text",
-)  # fmt: skip
 EPOCH_SETTING = "shieldwall.epoch"  # the session's fencing epoch, read by the fence
 
 
@@ -372,8 +348,7 @@ class PostgresStore(Queries):
 
     @staticmethod
     def _text(value: str) -> str:
-        """PostgreSQL text cannot hold NUL: store U+FFFD instead of failing the commit."""
-        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+        return bulk.text(value)
 
     # -- PostgreSQL's own ways: paged reads, COPY, dense event ids ----------------------
 
@@ -391,34 +366,10 @@ class PostgresStore(Queries):
             after = rows[-1][0]
 
     def add_signals(self, input_seq: int, signals: Sequence[Signal], received_at: float) -> None:
-        if len(signals) < BULK_FROM:
+        if len(signals) < bulk.FROM:
             super().add_signals(input_seq, signals, received_at)
             return
-        columns = _lines(
-            [s.member for s in signals], [s.target for s in signals], [s.scenario for s in signals]
-        )
-        if columns is None:  # a line break or NUL in a value: as JSON
-            self._db.execute(
-                f"INSERT INTO signals ({SIGNAL_INSERT_COLS}) SELECT %s, r->>0, r->>1, r->>2, "
-                "(r->>3)::float8, (r->>4)::bigint, %s "
-                "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(r, n) ORDER BY n",
-                (
-                    input_seq,
-                    received_at,
-                    self._json_rows(
-                        [(s.member, s.target, s.scenario, s.at, s.events) for s in signals]
-                    ),
-                ),
-            )
-            return
-        times = "\n".join(map(repr, [s.at for s in signals]))
-        counts = "\n".join(map(str, [s.events for s in signals]))
-        self._db.execute(
-            f"INSERT INTO signals ({SIGNAL_INSERT_COLS}) SELECT %s, m, t, s, a::float8, "
-            f"e::bigint, %s FROM unnest({_arrays(5)}) WITH ORDINALITY AS u(m, t, s, a, e, n) "
-            "ORDER BY n",  # ids in the batch's order: replay reads them back by id
-            (input_seq, received_at, *columns, times, counts),
-        )
+        self._db.execute(*bulk.signals(input_seq, signals, received_at))
 
     def signals_by_input(self) -> dict[int, list[Signal]]:
         """All stored signals grouped by the input that carried them (for replay)."""
@@ -447,8 +398,8 @@ class PostgresStore(Queries):
         base = self.last_event_id() if self._last_event is None else self._last_event
         ids = list(range(base + 1, base + 1 + len(events)))
         self._last_event = None  # unknown until this write is through
-        columns = _lines([k for k, _ in events], [b for _, b in events])
-        if len(events) < BULK_FROM or columns is None:
+        statement = bulk.events(base, at, events) if len(events) >= bulk.FROM else None
+        if statement is None:
             self._runmany(
                 "INSERT INTO events (id, at, kind, body) VALUES (?, ?, ?, ?)",
                 [
@@ -456,61 +407,26 @@ class PostgresStore(Queries):
                     for i, (kind, body) in zip(ids, events, strict=True)
                 ],
             )
-        else:  # one statement: the ids are base + 1, base + 2, ... in order
-            self._db.execute(
-                "INSERT INTO events (id, at, kind, body) SELECT %s + n, %s, k, b "
-                f"FROM unnest({_arrays(2)}) WITH ORDINALITY AS u(k, b, n)",
-                (base, at, *columns),
-            )
+        else:
+            self._db.execute(*statement)
         if self._epoch is not None:  # fenced: no other node writes events meanwhile
             self._last_event = ids[-1]
         return ids
 
     def put_decisions(self, decisions: Iterable[Decision]) -> None:
         params = [records.decision_params(d) for d in decisions]
-        if len(params) < BULK_FROM:
+        if len(params) < bulk.FROM:
             self._runmany(self._INSERT_DECISIONS, params)
-            return
-        # One statement over the rows as one JSON document (COPY cannot skip a stored id).
-        self._db.execute(
-            f"INSERT INTO decisions ({DECISION_COLS}) SELECT "
-            + ", ".join(f"(r->>{i})::{kind}" for i, kind in enumerate(_DECISION_TYPES))
-            + " FROM jsonb_array_elements(%s::jsonb) AS r ON CONFLICT (id) DO NOTHING",
-            (self._json_rows(params),),
-        )
+        else:
+            self._db.execute(*bulk.decisions(params))
 
     def put_consultations(
         self, consultations: Iterable[Consultation], bodies: Sequence[str]
     ) -> None:
         rows = list(consultations)
-        if len(rows) < BULK_FROM:
-            super().put_consultations(rows, bodies)
-            return
         if len(bodies) != len(rows):
             raise ValueError(f"{len(rows)} consultations but {len(bodies)} bodies")
-        # One statement, not one per row.
-        self._db.execute(
-            "INSERT INTO consultations (id, target, scenario, status, body) "
-            "SELECT (r->>0)::bigint, r->>1, r->>2, r->>3, r->>4 "
-            "FROM jsonb_array_elements(%s::jsonb) AS r "
-            "ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body",
-            (
-                self._json_rows(
-                    [
-                        (c.id, c.target, c.scenario, c.status, b)
-                        for c, b in zip(rows, bodies, strict=True)
-                    ]
-                ),
-            ),
-        )
-
-    def _json_rows(self, rows: Sequence[Sequence[Any]]) -> str:
-        """``rows`` as one JSON array of arrays: one C call to write, one parameter to send.
-
-        PostgreSQL text cannot hold NUL; only when a value has one is each one replaced.
-        """
-        text = json.dumps(rows, separators=(",", ":"), allow_nan=False)
-        if "\\u0000" not in text:
-            return text
-        clean = [[self._text(v) if isinstance(v, str) else v for v in row] for row in rows]
-        return json.dumps(clean, separators=(",", ":"), allow_nan=False)
+        if len(rows) < bulk.FROM:
+            super().put_consultations(rows, bodies)
+        else:
+            self._db.execute(*bulk.consultations(rows, bodies))
