@@ -227,6 +227,12 @@ def test_hub_retain_command(hub: Hub, capsys: pytest.CaptureFixture[str]) -> Non
     assert done["inputs"] > 0 and done["events"] > 0
     (path,) = map(Path, done["archives"])
     assert path.parent == hub.data / archive.DIRECTORY and path.exists()
+    # A full replay reads the pruned inputs back from the data directory's archives.
+    assert main(["hub", "checkpoint", "--verify", "--data", data]) == 0
+    assert "matches a full replay" in capsys.readouterr().out
+    path.rename(hub.data / path.name)
+    assert main(["hub", "checkpoint", "--verify", "--data", data]) == 2
+    assert "hold no input 1" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

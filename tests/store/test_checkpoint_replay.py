@@ -243,20 +243,61 @@ def test_without_two_checkpoints_nothing_is_pruned(stores: Stores, tmp_path: Pat
     assert events, "old events need no checkpoint"
 
 
-def test_pruned_inputs_without_a_checkpoint_stop_the_start_with_advice(
+def _state(sec: Secretariat) -> dict[str, object]:
+    now = sec.clock()
+    return {
+        "active": [(d.id, d.target, d.members, d.expires_at) for d in sec.active(now)],
+        "consultations": [
+            (c.id, c.status, c.members) for c in sec.council.consultations(now, open_only=False)
+        ],
+        "ledger": repr(sec.council.ledger(now)),
+        "last_event": sec.stream.last_id,
+    }
+
+
+def test_pruned_inputs_are_replayed_from_the_archives_when_no_checkpoint_loads(
     stores: Stores, tmp_path: Path
 ) -> None:
     clock = Clock()
     sec = _retained(stores, clock)
-    assert upkeep.retain(sec.store, sec.treaty, tmp_path, clock())
-    with pytest.raises(
-        ValueError, match="were pruned by retention: a full replay needs every input"
-    ):
+    archives = tmp_path / "archive"
+    assert upkeep.retain(sec.store, sec.treaty, archives, clock())
+    before = _state(sec)
+    # A full replay (verify) reads the pruned inputs back from the archive files.
+    with pytest.raises(checkpoints.NoCheckpoint, match="no archive directory was given"):
         checkpoints.verify(sec.store, sec.founding)
+    assert checkpoints.verify(sec.store, sec.founding, archives=archives).ok
+    # No checkpoint loads (after an upgrade that changed their format, say).
     with sec.store.transaction():
-        sec.store._run("DELETE FROM checkpoints")
+        sec.store._run("UPDATE checkpoints SET format = format + 1")
+    sec.store.close()
     with pytest.raises(checkpoints.NoCheckpoint, match="restore the store from a backup"):
         _secretariat(stores, clock)
+    again = Secretariat(stores.open(), clock, archives=archives)
+    assert _state(again) == before
+    # ... and the checkpoint it writes next is the one a full replay gives.
+    upto = again.store.last_input_seq()
+    built = upkeep.build_apart(again.store, again.founding, upto, clock(), archives)
+    upkeep.store_built(again.store, built)
+    assert checkpoints.verify(again.store, again.founding, archives=archives).ok
+
+
+def test_archives_missing_inputs_stop_the_start_naming_the_first(
+    stores: Stores, tmp_path: Path
+) -> None:
+    clock = Clock()
+    sec = _retained(stores, clock)
+    archives = tmp_path / "archive"
+    [done] = upkeep.retain(sec.store, sec.treaty, archives, clock())
+    assert done.path is not None
+    with sec.store.transaction():
+        sec.store._run("DELETE FROM checkpoints")
+    sec.store.close()
+    moved = done.path.rename(tmp_path / done.path.name)  # one node's archives only
+    with pytest.raises(checkpoints.NoCheckpoint, match=r"hold no input 1 .*copy every archive"):
+        Secretariat(stores.open(), clock, archives=archives)
+    moved.rename(done.path)
+    assert Secretariat(stores.open(), clock, archives=archives).stream.last_id > 0
 
 
 def test_verify_names_the_checkpoints_there_are(stores: Stores) -> None:

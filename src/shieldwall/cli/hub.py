@@ -223,7 +223,9 @@ def _node(args: argparse.Namespace, tls: tuple[Path, Path] | None) -> Any:
             f"--advertise {advertise!r} is not a URL: give http://HOST:PORT or https://…"
         )
     try:
-        return open_node(settings, spec, advertise)
+        from shieldwall.hub.archive import DIRECTORY
+
+        return open_node(settings, spec, advertise, archives=Path(args.data) / DIRECTORY)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
 

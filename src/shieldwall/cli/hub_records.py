@@ -62,7 +62,7 @@ def _open(data: Path) -> tuple[Any, Any]:
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
-    from shieldwall.hub import checkpoints, upkeep
+    from shieldwall.hub import archive, checkpoints, upkeep
 
     if args.seq is not None and not args.verify:
         raise CLIError("--seq selects the checkpoint to verify: use it with --verify")
@@ -84,7 +84,8 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
             return 0
         if args.verify:
             try:
-                verdict = checkpoints.verify(store, founding, args.seq)
+                archives = Path(args.data) / archive.DIRECTORY
+                verdict = checkpoints.verify(store, founding, args.seq, archives)
             except ValueError as exc:
                 raise CLIError(str(exc)) from None
             if args.json:
@@ -103,7 +104,8 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
             return 0 if verdict.ok else 1
         upto = store.last_input_seq()
         try:
-            built = checkpoints.build(store, founding, upto, time.time())
+            archives = Path(args.data) / archive.DIRECTORY
+            built = checkpoints.build(store, founding, upto, time.time(), archives)
         except ValueError as exc:
             raise CLIError(str(exc)) from None
         try:

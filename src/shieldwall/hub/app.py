@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from shieldwall.hub import (
     activity,
     amendments,
+    archive,
     dashboard,
     decisions,
     detail,
@@ -74,7 +75,7 @@ def open_secretariat(
     settings = settings or load_settings(data_dir / SETTINGS_FILE)
     store = open_store(data_dir, store_spec(settings.store), synchronous=settings.synchronous)
     try:
-        return Secretariat(store, clock, settings)
+        return Secretariat(store, clock, settings, archives=data_dir / archive.DIRECTORY)
     except BaseException:
         store.close()
         raise

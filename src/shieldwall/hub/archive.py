@@ -15,12 +15,14 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shieldwall.hub import checkpoints
+from shieldwall.core.model import Signal
+from shieldwall.hub.recorded import Recorded, recorded
 from shieldwall.store.base import Store
 
 FORMAT = 1
@@ -51,7 +53,7 @@ def _input_lines(store: Store, span: Span) -> Iterator[dict[str, Any]]:
     if not span:
         return
     # The same paged reading of inputs with their signals as a replay does.
-    for seq, at, kind, payload, signals in checkpoints.recorded(store, span.after, span.upto):
+    for seq, at, kind, payload, signals in recorded(store, span.after, span.upto):
         line: dict[str, Any] = {"input": seq, "at": at, "kind": kind, "payload": payload}
         if signals:
             line["signals"] = [[s.member, s.target, s.scenario, s.at, s.events] for s in signals]
@@ -119,3 +121,48 @@ def read(path: Path) -> Iterator[dict[str, Any]]:
                 )
             first = False
             yield line
+
+
+_NAME = re.compile(r"records-i(\d+)-(\d+)-e(\d+)-(\d+)\.jsonl\.gz")
+
+
+def archived(directory: Path, upto: int) -> Iterator[Recorded]:
+    """Inputs 1 to ``upto`` from the archive files in ``directory``, in order, with their
+    signals: what a replay needs when retention has pruned them and no checkpoint loads.
+
+    ValueError naming the first input no file holds, before anything is yielded.
+    """
+    spans = []
+    for path in directory.glob("records-i*.jsonl.gz") if directory.is_dir() else ():
+        found = _NAME.fullmatch(path.name)
+        if found and int(found[1]) > 0:
+            spans.append((int(found[1]), int(found[2]), path))
+    spans.sort()
+    covered, files = 0, []  # the files' input ranges must join up from input 1
+    for first, last, path in spans:
+        if covered >= upto or first > covered + 1:
+            break
+        if last > covered:
+            files.append(path)
+            covered = last
+    if covered < upto:
+        raise ValueError(
+            f"the archive files in {str(directory)!r} hold no input {covered + 1} (retention "
+            f"pruned inputs 1 to {upto}): copy every archive file of this alliance there "
+            "(on PostgreSQL each node archives what it pruned while it led)"
+        )
+    return _archived_inputs(files, upto)
+
+
+def _archived_inputs(files: list[Path], upto: int) -> Iterator[Recorded]:
+    done = 0
+    for path in files:
+        for line in read(path):
+            seq = line.get("input")
+            if seq is None or seq <= done:
+                continue  # the description, an event, or an input an earlier file held
+            if seq > upto:
+                return
+            signals = [Signal(*s) for s in line.get("signals", ())]
+            yield seq, line["at"], line["kind"], line["payload"], signals
+            done = seq

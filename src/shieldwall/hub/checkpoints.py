@@ -10,34 +10,34 @@ which is what ``shieldwall hub checkpoint --verify`` checks (:func:`verify`).
 A checkpoint that does not load (another format version, damaged bytes, a digest that
 does not match, another founding treaty, or older than the inputs still retained) is
 skipped with one log line, and the next older one is tried; without any, the council
-is replayed from the first input. If inputs were pruned and no checkpoint loads, the
-store cannot be rebuilt: :class:`NoCheckpoint` says what to do.
+is replayed from the first input, reading the inputs retention pruned back from the
+archive files (``hub/archive.py``); if they are not all there, :class:`NoCheckpoint`
+says what to do.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import chain
+from pathlib import Path
 
 from shieldwall import __version__
 from shieldwall.core import checkpoint
 from shieldwall.core.checkpoint import Checkpoint, CheckpointError
 from shieldwall.core.council import Council
-from shieldwall.core.model import Signal
 from shieldwall.core.treaty import Treaty
-from shieldwall.hub import quarantine
+from shieldwall.hub import archive, quarantine
 from shieldwall.hub.inputs import apply_input
+from shieldwall.hub.recorded import Recorded, recorded
 from shieldwall.store.base import Store
 from shieldwall.store.retained import CheckpointRow
 
 log = logging.getLogger("shieldwall.hub")
 
-PAGE = 2000  # recorded inputs read per round trip during a replay
 LEVEL = 1  # zlib level for stored bodies: fast; the body is JSON and shrinks well anyway
 
 
@@ -54,30 +54,6 @@ class Rebuilt:
     checkpoint: int | None  # the seq of the checkpoint it started from (None: full replay)
     replayed: int  # inputs applied after the checkpoint
     held: quarantine.Quarantine = field(default_factory=quarantine.Quarantine)
-
-
-def recorded(
-    store: Store, after: int, upto: int | None = None
-) -> Iterator[tuple[int, float, str, dict[str, Any], list[Signal]]]:
-    """Recorded inputs with ``after < seq <= upto`` (None: all), each with its signals.
-
-    Read a page at a time, so memory holds one page, not the whole log.
-    """
-    while True:
-        rows = store.inputs_after(after, PAGE)
-        if upto is not None:
-            rows = [r for r in rows if r[0] <= upto]
-        if not rows:
-            return
-        grouped: dict[int, list[Signal]] = {}
-        if any(r[2] == "signals" for r in rows):
-            for seq, s in store.signals_between(after, rows[-1][0]):
-                grouped.setdefault(seq, []).append(s)
-        for seq, at, kind, text in rows:
-            yield seq, at, kind, json.loads(text), grouped.get(seq, [])
-        after = rows[-1][0]
-        if upto is not None and after >= upto:
-            return
 
 
 def load(
@@ -110,26 +86,31 @@ def load(
 
 
 def rebuild(
-    store: Store, founding: Treaty, upto: int | None = None, *, checkpoints: bool = True
+    store: Store,
+    founding: Treaty,
+    upto: int | None = None,
+    *,
+    checkpoints: bool = True,
+    archives: Path | None = None,
 ) -> Rebuilt:
     """The council after the recorded inputs up to ``upto`` (None: all of them).
 
-    From the newest checkpoint that loads (``checkpoints``), else from the first input.
+    From the newest checkpoint that loads (``checkpoints``), else from the first input:
+    the inputs retention pruned are read back from the archive files in ``archives``.
     Stored rows this version refuses are quarantined, as a start-up always did; after
     a checkpoint built by this same version, only the rows issued since it are checked
     (the replay that built it checked the others).
     """
     loaded = load(store, founding, upto) if checkpoints else None
+    inputs: Iterable[Recorded]
     if loaded is None:
         pruned = store.pruned_input()
-        if pruned:
-            raise NoCheckpoint(
-                f"the store {str(store.path)!r} no longer holds inputs 1 to {pruned} (pruned "
-                "by retention) and none of its checkpoints loads: restore the store from a "
-                "backup taken with its checkpoints (see docs/operations.md, 'Restoring')"
-            )
         council, after, start = Council(founding), 0, None
         held = quarantine.scan(store, founding)
+        inputs = recorded(store, 0, upto)
+        if pruned:
+            inputs = chain(_archived(store, archives, pruned), recorded(store, pruned, upto))
+            log.warning("no checkpoint loads: replaying inputs 1 to %d from %s", pruned, archives)
     else:
         council, row = loaded
         after = start = row.seq
@@ -139,9 +120,10 @@ def rebuild(
         held = quarantine.scan(store, founding, checked)
         held.decisions |= st.skip
         held.consultations |= st.book.skip
+        inputs = recorded(store, after, upto)
     council.reserve(held.decisions, held.consultations)
     seq, replayed = after, 0
-    for seq, at, kind, payload, signals in recorded(store, after, upto):
+    for seq, at, kind, payload, signals in inputs:
         try:
             apply_input(council, kind, payload, at, signals)
         except (ValueError, KeyError, TypeError) as exc:  # refused by this version
@@ -150,6 +132,21 @@ def rebuild(
     if upto is not None and seq < upto:
         seq = upto  # inputs past the last one stored: nothing more to apply
     return Rebuilt(council, seq, start, replayed, held)
+
+
+def _archived(store: Store, archives: Path | None, pruned: int) -> Iterator[Recorded]:
+    """Inputs 1 to ``pruned`` from the archive files; NoCheckpoint if they are not all there."""
+    try:
+        if archives is None:
+            raise ValueError("no archive directory was given")
+        return archive.archived(archives, pruned)
+    except ValueError as exc:
+        raise NoCheckpoint(
+            f"the store {str(store.path)!r} no longer holds inputs 1 to {pruned} (pruned by "
+            f"retention) and no checkpoint that loads covers them: {exc}; or restore the "
+            "store from a backup taken with its checkpoints (see docs/operations.md, "
+            "'Restoring')"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -162,10 +159,13 @@ class Built:
     replayed: int
 
 
-def build(store: Store, founding: Treaty, upto: int, written_at: float) -> Built:
-    """The checkpoint at input ``upto``: from the newest one before it, plus a replay."""
+def build(
+    store: Store, founding: Treaty, upto: int, written_at: float, archives: Path | None = None
+) -> Built:
+    """The checkpoint at input ``upto``: from the newest one before it, plus a replay
+    (from the archive files in ``archives`` and the store when none loads)."""
     started = time.perf_counter()
-    rebuilt = rebuild(store, founding, upto)
+    rebuilt = rebuild(store, founding, upto, archives=archives)
     cp = checkpoint.capture(rebuilt.council, upto)
     blob = zlib.compress(cp.body, LEVEL)
     return Built(row(cp, written_at), blob, time.perf_counter() - started, rebuilt.replayed)
@@ -197,11 +197,14 @@ class Verdict:
         return self.loads and self.stored == self.replayed
 
 
-def verify(store: Store, founding: Treaty, seq: int | None = None) -> Verdict:
+def verify(
+    store: Store, founding: Treaty, seq: int | None = None, archives: Path | None = None
+) -> Verdict:
     """Compare a stored checkpoint (the newest, or the one at ``seq``) with a full replay.
 
-    ValueError when there is no such checkpoint, or when inputs before it were pruned
-    (a full replay needs them all).
+    A full replay needs every input: those retention pruned are read back from the
+    archive files in ``archives``. ValueError when there is no such checkpoint, or when
+    inputs before it were pruned and the archive files do not hold them all.
     """
     rows = store.checkpoints()
     if seq is not None:
@@ -211,12 +214,6 @@ def verify(store: Store, founding: Treaty, seq: int | None = None) -> Verdict:
         which = f"at input {seq}" if seq is not None else "at all"
         raise ValueError(f"the store holds no checkpoint {which} (it holds: {have})")
     target = rows[0]
-    if store.pruned_input():
-        raise ValueError(
-            f"inputs 1 to {store.pruned_input()} were pruned by retention: a full replay "
-            "needs every input; verify on a backup taken before the first retention pass "
-            "(docs/operations.md, 'Checkpoints and retention')"
-        )
     loads = True
     try:
         blob = store.checkpoint_blob(target.seq) or b""
@@ -224,6 +221,6 @@ def verify(store: Store, founding: Treaty, seq: int | None = None) -> Verdict:
     except (CheckpointError, zlib.error) as exc:
         log.warning("checkpoint at input %d does not load: %s", target.seq, exc)
         loads = False
-    replay = rebuild(store, founding, target.seq, checkpoints=False)
+    replay = rebuild(store, founding, target.seq, checkpoints=False, archives=archives)
     mine = checkpoint.capture(replay.council, target.seq)
     return Verdict(target.seq, target.digest, mine.digest, loads)

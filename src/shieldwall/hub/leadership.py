@@ -25,6 +25,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -257,8 +258,10 @@ def open_node(
     url: str,
     advertise: str,
     clock: Callable[[], float] = time.time,
+    archives: Path | None = None,
 ) -> Leadership:
-    """A node of the hub on the PostgreSQL store ``url``.
+    """A node of the hub on the PostgreSQL store ``url`` (``archives``: its data
+    directory's archive files, for a replay that needs inputs retention pruned).
 
     It leads at once if the lease is free, else starts as a standby. ValueError (what
     to do) if the store cannot be opened.
@@ -270,7 +273,7 @@ def open_node(
         raise TypeError("open_postgres must return a PostgresStore")
     try:
         with store.snapshot():  # the council and the stream from one state of the records
-            sec = Secretariat(store, clock, settings)
+            sec = Secretariat(store, clock, settings, archives)
             applied = store.last_input_seq()
         lease = Lease(url, node_name(), advertise, settings.lease)
         node = Leadership(sec, store, lease, applied)

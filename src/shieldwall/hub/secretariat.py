@@ -28,6 +28,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -67,8 +68,12 @@ class Secretariat(Committing, ReplicaInputs):
         store: Store,
         clock: Callable[[], float],
         settings: HubSettings | None = None,
+        archives: Path | None = None,
     ) -> None:
         self.store = store
+        # Where retention's archive files are: a replay reads pruned inputs back from them
+        # when no checkpoint loads.
+        self.archives = archives
         self.clock = clock
         self.settings = settings or HubSettings()
         text = store.get_meta("treaty")
@@ -123,7 +128,7 @@ class Secretariat(Committing, ReplicaInputs):
             self.identities[name] = Identity(
                 name, parse_public(public), public, addresses, last_seq, policy
             )
-        rebuilt = checkpoints.rebuild(self.store, self.founding)
+        rebuilt = checkpoints.rebuild(self.store, self.founding, archives=self.archives)
         self.council = rebuilt.council
         if rebuilt.checkpoint is None:
             log.info("replayed %d recorded inputs", rebuilt.replayed)

@@ -60,16 +60,20 @@ def due(store: Store, inputs: int, seconds: float, now: float) -> int | None:
     return None
 
 
-def build(store: Store, founding: Treaty, upto: int, now: float) -> checkpoints.Built:
+def build(
+    store: Store, founding: Treaty, upto: int, now: float, archives: Path | None = None
+) -> checkpoints.Built:
     """Build the checkpoint at ``upto`` on a reader connection of ``store`` (any thread)."""
     reader = store.reader()
     try:
-        return checkpoints.build(reader, founding, upto, now)
+        return checkpoints.build(reader, founding, upto, now, archives)
     finally:
         reader.close()
 
 
-def build_apart(store: Store, founding: Treaty, upto: int, now: float) -> checkpoints.Built:
+def build_apart(
+    store: Store, founding: Treaty, upto: int, now: float, archives: Path | None = None
+) -> checkpoints.Built:
     """:func:`build` in a process of its own, waited for from any thread.
 
     A build replays thousands of inputs: in a thread of the serving process its CPU and
@@ -79,20 +83,32 @@ def build_apart(store: Store, founding: Treaty, upto: int, now: float) -> checkp
     context = multiprocessing.get_context("spawn")  # never fork a process with threads
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         job = pool.submit(
-            _build_in_child, store.reader_factory(), founding.text, upto, now, os.getpid()
+            _build_in_child,
+            store.reader_factory(),
+            founding.text,
+            upto,
+            now,
+            os.getpid(),
+            archives,
         )
         return job.result()
 
 
 def _build_in_child(
-    opener: Callable[[], Store], treaty: str, upto: int, now: float, hub: int
+    opener: Callable[[], Store],
+    treaty: str,
+    upto: int,
+    now: float,
+    hub: int,
+    archives: Path | None = None,
 ) -> checkpoints.Built:
     # A hub stopped (or killed) during a build leaves nobody to read the result: the
     # child would block on its pipe for ever, holding the memory of a whole council.
     threading.Thread(target=_exit_without, args=(hub,), daemon=True).start()
     store = opener()
     try:
-        return checkpoints.build(store, load_treaty(treaty, "the founding treaty"), upto, now)
+        founding = load_treaty(treaty, "the founding treaty")
+        return checkpoints.build(store, founding, upto, now, archives)
     finally:
         store.close()
 
@@ -231,7 +247,9 @@ class Upkeep:
             if self.backlog:
                 await self.retain(now)
             return None
-        built = await asyncio.to_thread(build_apart, sec.store, sec.founding, upto, now)
+        built = await asyncio.to_thread(
+            build_apart, sec.store, sec.founding, upto, now, sec.archives
+        )
         if not self.records():  # lost the lease meanwhile: the new leader checkpoints
             return None
         store_built(sec.store, built)
