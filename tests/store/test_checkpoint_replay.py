@@ -282,6 +282,39 @@ def test_pruned_inputs_are_replayed_from_the_archives_when_no_checkpoint_loads(
     assert checkpoints.verify(again.store, again.founding, archives=archives).ok
 
 
+def test_pruning_goes_in_short_steps_and_a_crash_between_two_loses_nothing(
+    stores: Stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    sec = _retained(stores, clock)
+    before = _state(sec)
+    archives = tmp_path / "archive"
+    monkeypatch.setattr(upkeep, "STEP_INPUTS", 2)
+    monkeypatch.setattr(upkeep, "STEP_EVENTS", 3)
+    store = sec.store
+    real = store.prune
+    steps: list[tuple[int, int]] = []
+
+    def crash_at_third_step(inputs_upto: int, events_upto: int) -> tuple[int, int]:
+        steps.append((inputs_upto, events_upto))
+        if len(steps) == 3:
+            raise OSError("the machine went down")
+        return real(inputs_upto, events_upto)
+
+    monkeypatch.setattr(store, "prune", crash_at_third_step)
+    with pytest.raises(OSError, match="went down"):
+        upkeep.retain(store, sec.treaty, archives, clock())
+    assert steps[:2] == [(2, 3), (4, 6)], "each step its own bounded transaction"
+    assert (store.pruned_input(), store.pruned_event()) == (4, 6), "two steps landed"
+    monkeypatch.setattr(store, "prune", real)
+    done = upkeep.retain(store, sec.treaty, archives, clock())  # exports the rest again
+    assert done and done[0].longest > 0 and len(list(archives.iterdir())) == 2
+    with store.transaction():
+        store._run("DELETE FROM checkpoints")
+    store.close()
+    assert _state(Secretariat(stores.open(), clock, archives=archives)) == before
+
+
 def test_archives_missing_inputs_stop_the_start_naming_the_first(
     stores: Stores, tmp_path: Path
 ) -> None:

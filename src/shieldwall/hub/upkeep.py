@@ -11,8 +11,9 @@ fence, so a leader that lost its lease stores nothing).
 Each checkpoint is followed by a retention pass: recorded inputs and stream events
 older than the treaty's ``[records] retention`` are exported to an archive file
 (``hub/archive.py``) on the same kind of connection, and then deleted from the store in
-one transaction, at most ``PASS_INPUTS`` inputs and ``PASS_EVENTS`` events a pass (a
-longer backlog is worked off one pass per poll). Inputs are pruned only up to the
+short transactions (``STEP_INPUTS`` inputs and ``STEP_EVENTS`` events each, the hub
+serving in between), at most ``PASS_INPUTS`` inputs and ``PASS_EVENTS`` events a pass
+(a longer backlog is worked off one pass per poll). Inputs are pruned only up to the
 older of the two newest checkpoints,
 so a damaged newest checkpoint still leaves one to start from; the newest input and
 event are never pruned.
@@ -26,7 +27,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,8 @@ POLL = 5.0  # seconds between looks at whether a checkpoint is due
 # off one pass per poll, one archive file each.
 PASS_INPUTS = 10_000
 PASS_EVENTS = 100_000
+STEP_INPUTS = 500  # inputs (each with its signals) deleted in one transaction
+STEP_EVENTS = 10_000
 
 
 def due(store: Store, inputs: int, seconds: float, now: float) -> int | None:
@@ -134,8 +137,9 @@ class Pass:
     events: Span
     pruned_inputs: int
     pruned_events: int
-    seconds: float  # pruning only (the transaction), after the export
+    seconds: float  # pruning only (its transactions), after the export
     more: bool = False  # the pass stopped at its limit: more is due
+    longest: float = 0.0  # the longest of its delete transactions (they hold the store)
 
 
 def spans(
@@ -173,14 +177,48 @@ def export(store: Store, directory: Path, inputs: Span, events: Span, now: float
         reader.close()
 
 
+def prune_steps(store: Store, inputs: Span, events: Span) -> Iterator[tuple[int, int, float]]:
+    """Delete the exported rows a bounded step at a time, each step its own transaction:
+    (inputs, events) deleted and seconds taken, per step.
+
+    A long delete would hold the store (and on SQLite the event loop) for seconds; the
+    hub serves between steps. A crash between two leaves the pruned marks where the
+    last step put them: the next pass exports the rest again (readers of the archive
+    files skip what an earlier file held).
+    """
+    inputs_at, events_at = inputs.after, events.after
+    while inputs_at < inputs.upto or events_at < events.upto:
+        inputs_at = min(inputs.upto, inputs_at + STEP_INPUTS)
+        events_at = min(events.upto, events_at + STEP_EVENTS)
+        started = time.perf_counter()
+        with store.transaction():
+            counts = store.prune(inputs_at, events_at)
+        yield (*counts, time.perf_counter() - started)
+
+
 def prune(store: Store, inputs: Span, events: Span, path: Path | None, more: bool) -> Pass:
-    """Delete the exported rows in one transaction."""
-    started = time.perf_counter()
-    with store.transaction():
-        counts = store.prune(
-            inputs.upto if inputs else inputs.after, events.upto if events else events.after
-        )
-    return Pass(path, inputs, events, *counts, time.perf_counter() - started, more)
+    """Delete the exported rows, step by step (:func:`prune_steps`)."""
+    steps = list(prune_steps(store, inputs, events))
+    return _pass(path, inputs, events, more, steps)
+
+
+def _pass(
+    path: Path | None,
+    inputs: Span,
+    events: Span,
+    more: bool,
+    steps: list[tuple[int, int, float]],
+) -> Pass:
+    return Pass(
+        path,
+        inputs,
+        events,
+        sum(s[0] for s in steps),
+        sum(s[1] for s in steps),
+        sum(s[2] for s in steps),
+        more,
+        max((s[2] for s in steps), default=0.0),
+    )
 
 
 def retain(
@@ -273,7 +311,13 @@ class Upkeep:
         path = await asyncio.to_thread(export, store, self.directory, inputs, events, now)
         if not self.records():
             return None
-        done = prune(store, inputs, events, path, more)
+        steps = []
+        for step in prune_steps(store, inputs, events):
+            steps.append(step)
+            await asyncio.sleep(0)  # members' requests are served between two steps
+            if not self.records():  # lost the lease: the new leader prunes the rest
+                break
+        done = _pass(path, inputs, events, more, steps)
         self.last_pass, self.backlog = done, more
         log.info(
             "retention: %d inputs and %d events older than %gs archived to %s and pruned",
