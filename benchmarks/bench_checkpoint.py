@@ -29,7 +29,8 @@ from shieldwall.core.model import Signal
 from shieldwall.core.treaty import template_text
 from shieldwall.hub import checkpoints, upkeep
 from shieldwall.hub.archive import DIRECTORY
-from shieldwall.hub.secretariat import Secretariat, _texts
+from shieldwall.hub.commits import texts
+from shieldwall.hub.secretariat import Secretariat
 from shieldwall.hub.setup import init_hub
 from shieldwall.signing import SigningKey
 from shieldwall.store.sqlite import SQLiteStore
@@ -98,7 +99,7 @@ def generate(data: Path, total: int) -> tuple[Secretariat, Clock, int]:
                 store.set_last_seq(member, seqs[member])
                 # The hub's own path for what the council produced (secretariat._record).
                 outcome = sec._apply("signals", payload, now, batch)
-                opened = _texts(outcome.consultations)
+                opened = texts(outcome.consultations)
                 events = sec._events(outcome, opened)
                 sec._store_outcome(outcome, opened)
                 sec._publish(now, events)
