@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -28,19 +27,21 @@ if TYPE_CHECKING:
 MAPPED = (b"::ffff:", b"::FFFF:")  # IPv4-mapped IPv6, as logs write it
 
 
-@lru_cache(maxsize=8)
-def _long_line(limit: int) -> re.Pattern[bytes]:
-    # led by a literal line break: the regex engine jumps from one line to the next and
-    # reads each line once
-    return re.compile(rb"\n[^\n]{%d}" % (limit + 1))
-
-
 def has_long_line(chunk: bytes, limit: int) -> bool:
-    """Whether a line of ``chunk`` is longer than ``limit`` bytes (its break not counted)."""
-    first = chunk.find(b"\n")
-    if (len(chunk) if first < 0 else first) > limit:
-        return True
-    return len(chunk) > limit and _long_line(limit).search(chunk) is not None
+    """Whether a line of ``chunk`` is longer than ``limit`` bytes (its break not counted).
+
+    A line of more than ``limit`` bytes holds a multiple of ``limit``: so the lines
+    holding the positions ``limit``, ``2 * limit``, ... are measured, each with two
+    ``bytes.find`` calls, and the rest of the chunk is never read."""
+    if limit < 1:
+        raise ValueError(f"line length limit {limit!r} is below 1: give e.g. 2048")
+    size = len(chunk)
+    find, rfind = chunk.find, chunk.rfind
+    for probe in range(limit, size, limit):
+        end = find(b"\n", probe)
+        if (size if end < 0 else end) - rfind(b"\n", 0, probe) - 1 > limit:
+            return True
+    return False
 
 
 def scan_chunk(
