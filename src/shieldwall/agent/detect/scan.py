@@ -58,7 +58,7 @@ def scan_chunk(
 
     Returns the offences with the number of the line that raised each, and the number
     of hits; ``found(line, source, time)`` is told of every hit when given."""
-    count, rfind = chunk.count, chunk.rfind
+    count, rfind, find = chunk.count, chunk.rfind, chunk.find
     add = table.add
     syslog = stamps.syslog
     offences: list[tuple[int, Offence]] = []
@@ -81,20 +81,21 @@ def scan_chunk(
             source = next((g for g in m.groups() if g), None)
             if source is None:
                 continue
-        # the line's stamp key, as StampReader.syslog reads it from the whole line: its
-        # first 15 bytes (32 when it starts with a digit, an RFC 3339 stamp)
-        end = m.end()
-        if end - start >= 32 and not 48 <= chunk[start] <= 57:
-            key = chunk[start : start + 15]
-        else:
-            stop = chunk.find(b"\n", end)
-            head = chunk[start : start + 32 if stop < 0 else min(start + 32, stop)]
-            key = head if head[:1].isdigit() else head[:15]
+        # The line's stamp key, as StampReader.syslog reads it from the whole line: its
+        # first 15 bytes (32 when it starts with a digit, an RFC 3339 stamp). Lines of
+        # one second share it: when the next 15 bytes are the last key, so is the key.
+        key = chunk[start : start + 15]
         if key != last_key:
-            last_key = key
-            stamp = syslog(key, now)
-            when = now if stamp is None else stamp
-        if source.startswith(MAPPED) and b"." in source:
+            if 48 <= key[0] <= 57:
+                stop = find(b"\n", start)
+                key = chunk[start : start + 32 if stop < 0 else min(start + 32, stop)]
+            elif b"\n" in key:  # a line shorter than 15 bytes
+                key = key[: key.find(b"\n")]
+            if key != last_key:
+                last_key = key
+                stamp = syslog(key, now)
+                when = now if stamp is None else stamp
+        if source[0] == 58 and source.startswith(MAPPED) and b"." in source:  # 58: ":"
             source = source[7:]  # IPv4-mapped IPv6: the IPv4 attacker
         hits += 1
         if found is not None:
