@@ -94,6 +94,18 @@ def test_bucket_leaks_so_slow_attempts_never_offend() -> None:
     burst = [table.add(b"203.0.113.9", 5000.0 + i, 100 + i) for i in range(4)]
     assert burst[:3] == [None, None, None]
     assert burst[3] is not None and burst[3].events == 4
+    # the drained bucket started afresh: only the burst's lines are its samples
+    assert burst[3].sample_lines == (100, 101, 102, 103)
+
+
+def test_an_offence_keeps_the_lines_of_its_first_events_only() -> None:
+    table = BucketTable("ssh-bruteforce", capacity=10, leak=1 / 60, max_buckets=100)
+    raised = [table.add(b"203.0.113.9", 1000.0 + i, 40 + i) for i in range(11)]
+    assert raised[:10] == [None] * 10
+    offence = raised[10]
+    assert offence is not None and offence.events == 11
+    assert offence.sample_lines == (40, 41, 42, 43, 44)
+    assert offence.first_seen == 1000.0 and offence.last_seen == 1010.0
 
 
 def test_bucket_table_is_bounded_in_a_storm() -> None:

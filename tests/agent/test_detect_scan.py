@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 from benchmarks import bench_detect, storm_log
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shieldwall.agent.detect import SCENARIOS, DetectConfig, DetectionEngine
 from shieldwall.agent.detect.engine import SYSLOG_SCAN
@@ -133,6 +135,29 @@ def test_the_checker_refuses_what_could_leave_a_line() -> None:
 )
 def test_has_long_line(chunk: bytes, long: bool) -> None:
     assert has_long_line(chunk, SYSLOG_SCAN) is long
+
+
+def _longest_line(chunk: bytes) -> int:
+    return max(map(len, chunk.split(b"\n")))
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(
+    st.lists(st.integers(0, 40), max_size=30).map(
+        lambda sizes: b"\n".join(b"a" * n for n in sizes)
+    ),
+    st.integers(1, 12),
+)
+def test_long_lines_are_found_by_probes_as_by_reading_every_line(chunk: bytes, limit: int) -> None:
+    # lines around the limit, with and without a final line break: the probes at the
+    # multiples of the limit find a long line exactly when one exists
+    assert has_long_line(chunk, limit) is (_longest_line(chunk) > limit)
+    assert has_long_line(chunk + b"\n", limit) is (_longest_line(chunk) > limit)
+
+
+def test_a_line_length_limit_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="below 1"):
+        has_long_line(b"a\n", 0)
 
 
 def _varied_log(count: int, seed: int) -> bytes:

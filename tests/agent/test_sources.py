@@ -7,7 +7,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from shieldwall.agent.lines import LineCutter
 from shieldwall.agent.sources import (
     MAX_LINE,
     FileFollower,
@@ -299,3 +302,16 @@ def test_journal_batches_skip_junk_and_over_long_entries(tmp_path: Path) -> None
 
 def test_journal_from_the_start() -> None:
     assert "--lines=all" in JournalSource(lines=None).command()
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.lists(st.sampled_from([b"a", b"bc", b"\n", b"d\n", b"\ne", b""]), max_size=40).map(b"".join), st.data())  # fmt: skip
+def test_line_cutter_passes_on_the_lines_whole_however_the_stream_is_cut(
+    stream: bytes, data: st.DataObject
+) -> None:
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
+    pieces = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    lines = LineCutter()
+    out = [lines.feed(piece) for piece in pieces]
+    assert all(chunk == b"" or chunk.endswith(b"\n") for chunk in out)
+    assert b"".join(out) + lines.flush() == stream + (b"\n" if stream[-1:] not in (b"\n", b"") else b"")  # fmt: skip

@@ -44,16 +44,22 @@ class LineCutter:
             if newline < 0:
                 return b""
             data, self.skipping = data[newline + 1 :], False
-        data = self.held + data
         cut = data.rfind(b"\n") + 1
-        if cut == 0 and len(data) > self.limit:
+        if cut:  # the held partial line has no line break: the lines end in ``data``
+            held, self.held = self.held, data[cut:]
+            if not held:
+                return data if cut == len(data) else data[:cut]
+            # one copy of the lines (``held + data[:cut]`` would copy them twice)
+            return b"".join((held, memoryview(data)[:cut]))
+        data = self.held + data  # no line break yet: the partial line grows
+        if len(data) > self.limit:
             self.held, self.skipping = b"", True
             if self.keep_cut:
                 return data[: self.limit] + b"\n"
             self.dropped += 1
             return b""
-        self.held = data[cut:]
-        return data[:cut]
+        self.held = data
+        return b""
 
     def flush(self) -> bytes:
         """The held partial line as a complete one (the stream ended)."""

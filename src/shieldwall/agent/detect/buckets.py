@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from shieldwall.core.model import Signal
 
 MAX_SAMPLES = 5
+_FULL = 4 + MAX_SAMPLES  # the length of a bucket holding all its sample lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,8 @@ class BucketTable:
         self.leak = leak
         self.max_buckets = max_buckets
         self.dropped = 0
-        # key -> [level, last, first, count, samples]
+        # key -> [level, last, first, count, sample line, ...]: the lines of the first
+        # MAX_SAMPLES events in the list itself (one list a bucket, not two)
         self._buckets: dict[bytes, list[Any]] = {}
         self.prefixed: PrefixTable | None = None
         self.prefix_mark = b"\n"  # in no source: prefix counting off
@@ -87,7 +89,7 @@ class BucketTable:
             if len(buckets) >= self.max_buckets:
                 self._evict(when)
             # an empty bucket, then this event: level 1 (more for a source on alert)
-            bucket = [1.0 if self.watch is None else 1.0 + self._head(key), when, when, 1, [line]]
+            bucket = [1.0 if self.watch is None else 1.0 + self._head(key), when, when, 1, line]
             if bucket[0] <= self.capacity:
                 buckets[key] = bucket
                 return None
@@ -98,15 +100,14 @@ class BucketTable:
             level = 0.0 if self.watch is None else self._head(key)
             bucket[2] = when
             bucket[3] = 0
-            bucket[4] = []
+            del bucket[4:]
         level += 1.0
         bucket[0] = level
         if when > bucket[1]:
             bucket[1] = when
         bucket[3] += 1
-        samples = bucket[4]
-        if len(samples) < MAX_SAMPLES:
-            samples.append(line)
+        if len(bucket) < _FULL:
+            bucket.append(line)
         if level <= self.capacity:
             return None
         return self._overflow(bucket, key, True)
@@ -135,7 +136,7 @@ class BucketTable:
         source = _normalise(key)
         if source is None:
             return None  # not an address (hostile or garbled input): never reported
-        return Offence(self.scenario, source, bucket[3], bucket[2], bucket[1], tuple(bucket[4]))
+        return Offence(self.scenario, source, bucket[3], bucket[2], bucket[1], tuple(bucket[4:]))
 
     def _evict(self, now: float) -> None:
         leak = self.leak

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -28,19 +27,21 @@ if TYPE_CHECKING:
 MAPPED = (b"::ffff:", b"::FFFF:")  # IPv4-mapped IPv6, as logs write it
 
 
-@lru_cache(maxsize=8)
-def _long_line(limit: int) -> re.Pattern[bytes]:
-    # led by a literal line break: the regex engine jumps from one line to the next and
-    # reads each line once
-    return re.compile(rb"\n[^\n]{%d}" % (limit + 1))
-
-
 def has_long_line(chunk: bytes, limit: int) -> bool:
-    """Whether a line of ``chunk`` is longer than ``limit`` bytes (its break not counted)."""
-    first = chunk.find(b"\n")
-    if (len(chunk) if first < 0 else first) > limit:
-        return True
-    return len(chunk) > limit and _long_line(limit).search(chunk) is not None
+    """Whether a line of ``chunk`` is longer than ``limit`` bytes (its break not counted).
+
+    A line of more than ``limit`` bytes holds a multiple of ``limit``: so the lines
+    holding the positions ``limit``, ``2 * limit``, ... are measured, each with two
+    ``bytes.find`` calls, and the rest of the chunk is never read."""
+    if limit < 1:
+        raise ValueError(f"line length limit {limit!r} is below 1: give e.g. 2048")
+    size = len(chunk)
+    find, rfind = chunk.find, chunk.rfind
+    for probe in range(limit, size, limit):
+        end = find(b"\n", probe)
+        if (size if end < 0 else end) - rfind(b"\n", 0, probe) - 1 > limit:
+            return True
+    return False
 
 
 def scan_chunk(
@@ -57,7 +58,7 @@ def scan_chunk(
 
     Returns the offences with the number of the line that raised each, and the number
     of hits; ``found(line, source, time)`` is told of every hit when given."""
-    count, rfind = chunk.count, chunk.rfind
+    count, rfind, find = chunk.count, chunk.rfind, chunk.find
     add = table.add
     syslog = stamps.syslog
     offences: list[tuple[int, Offence]] = []
@@ -80,20 +81,21 @@ def scan_chunk(
             source = next((g for g in m.groups() if g), None)
             if source is None:
                 continue
-        # the line's stamp key, as StampReader.syslog reads it from the whole line: its
-        # first 15 bytes (32 when it starts with a digit, an RFC 3339 stamp)
-        end = m.end()
-        if end - start >= 32 and not 48 <= chunk[start] <= 57:
-            key = chunk[start : start + 15]
-        else:
-            stop = chunk.find(b"\n", end)
-            head = chunk[start : start + 32 if stop < 0 else min(start + 32, stop)]
-            key = head if head[:1].isdigit() else head[:15]
+        # The line's stamp key, as StampReader.syslog reads it from the whole line: its
+        # first 15 bytes (32 when it starts with a digit, an RFC 3339 stamp). Lines of
+        # one second share it: when the next 15 bytes are the last key, so is the key.
+        key = chunk[start : start + 15]
         if key != last_key:
-            last_key = key
-            stamp = syslog(key, now)
-            when = now if stamp is None else stamp
-        if source.startswith(MAPPED) and b"." in source:
+            if 48 <= key[0] <= 57:
+                stop = find(b"\n", start)
+                key = chunk[start : start + 32 if stop < 0 else min(start + 32, stop)]
+            elif b"\n" in key:  # a line shorter than 15 bytes
+                key = key[: key.find(b"\n")]
+            if key != last_key:
+                last_key = key
+                stamp = syslog(key, now)
+                when = now if stamp is None else stamp
+        if source[0] == 58 and source.startswith(MAPPED) and b"." in source:  # 58: ":"
             source = source[7:]  # IPv4-mapped IPv6: the IPv4 attacker
         hits += 1
         if found is not None:

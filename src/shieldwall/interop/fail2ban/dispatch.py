@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from shieldwall.interop.fail2ban.prefilter import C, P, required_literals
+from shieldwall.interop.fail2ban.prefilter import C, parse, required_literals
 
 MAX_RANGE = 256  # a character range wider than this counts as "any character"
 
@@ -44,7 +44,9 @@ def first_chars(regex: re.Pattern[str]) -> frozenset[str] | None:
     if regex.flags & _CASE_OR_LINES:
         return None
     try:
-        parsed = P.parse(regex.pattern, regex.flags)
+        # the tree the other analyses read (a text pattern is Unicode with or without
+        # the flag: the parser adds it)
+        parsed = parse(regex.pattern, regex.flags & ~re.UNICODE)
     except re.error:
         return None
     if parsed.state.flags & _CASE_OR_LINES or not _anchored(parsed.data):

@@ -70,10 +70,19 @@ def _usable(factor: frozenset[str]) -> bool:
     return _score(factor) >= MIN_LITERAL and not any("[]" in s for s in factor)
 
 
+@lru_cache(maxsize=512)
+def parse(pattern: str, flags: int = 0) -> Any:
+    """The regex parser's tree of ``pattern``, kept: a filter's regexes are read by
+    several analyses (literals, first characters, the engine's gates) and parsing is
+    most of what loading a filter costs. The tree is only ever read."""
+    return P.parse(pattern, flags)
+
+
+@lru_cache(maxsize=512)
 def required_literals(regex: str) -> tuple[frozenset[str] | None, bool]:
     """(strings one of which every match contains, ignore-case) or (None, _)."""
     try:
-        parsed = P.parse(regex, 0)
+        parsed = parse(regex)
     except re.error:
         return None, False
     ignore_case = bool(parsed.state.flags & re.IGNORECASE) or "(?i" in regex
@@ -86,7 +95,7 @@ def required_literals(regex: str) -> tuple[frozenset[str] | None, bool]:
 def _other_factors(regex: str) -> list[frozenset[str]]:
     """The other sets of strings (than :func:`required_literals`) the regex cannot match
     without one of, best first."""
-    parsed = P.parse(regex, 0)
+    parsed = parse(regex)
     found = [f for f in _candidates(parsed.data) if f and _usable(f)]
     return sorted(found, key=_score, reverse=True)
 
