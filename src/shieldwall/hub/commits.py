@@ -101,7 +101,9 @@ class Committing:
             self, kind: str, p: dict[str, Any], now: float, signals: Sequence[Signal]
         ) -> Outcome: ...
 
-        def _rebuild(self) -> None: ...
+        def _recover(self) -> None: ...
+
+        def _catch_up(self) -> None: ...
 
         def _events(self, outcome: Outcome, consultations: list[str]) -> list[EventRow]: ...
 
@@ -275,30 +277,17 @@ class Committing:
         when it had changed.
 
         A store error becomes :class:`StoreFailure` (a 503: resend later); an error of
-        the council's own is raised as it is. If a rebuild could not read the store,
-        the next change retries it first, so a store that comes back is caught up.
+        the council's own is raised as it is. The council is brought back to the store
+        (``hub/recovery.py``); until it is, the next changes are answered 503.
         """
         if undo.changed:
             log.error("store commit failed after the council changed: rebuilding it", exc_info=exc)
-            with contextlib.suppress(Exception):
-                self._rebuild()
+            self._recover()
         if exc is undo.error:
             return exc
         if not undo.changed:
             log.warning("store refused an input (%s: %s); nothing changed", type(exc).__name__, exc)
         return StoreFailure(_UNDONE)
-
-    def _catch_up(self) -> None:
-        """Finish a rebuild that an unreadable store interrupted; StoreFailure if it still is."""
-        if not self._stale:
-            return
-        try:
-            self._rebuild()
-        except Exception as exc:
-            raise StoreFailure(
-                "the hub cannot read its store to recover from an earlier failure: "
-                "check the store (disk, database server) and resend later"
-            ) from exc
 
 
 def texts(consultations: Sequence[Consultation]) -> list[str]:

@@ -187,7 +187,7 @@ class Leadership:
         log.warning("no longer leading (%s): following as a standby", why)
         with contextlib.suppress(Exception):
             self.store.fence(None)
-        if self.sec.stats.council_rebuilds == self._rebuilds:
+        if self.sec.stats.council_rebuilds == self._rebuilds and not self.sec._stale:
             # Every change this node made went through a commit that either landed
             # or was refused before the council saw it: the council holds exactly
             # the records up to this node's last input. Follow on from there.

@@ -15,7 +15,7 @@ the store still refuses about the input rolls back with the council untouched
 (signal batches committed apart excepted: see ``hub/commits.py``).
 Only a failure after the council changed (writing the outcome, or the commit: a
 disk that fills up mid-transaction) leaves memory ahead of the store; the council
-is then rebuilt from the store once for that failure. A copy or an undo log of the
+is then rebuilt from the store once for that failure (``hub/recovery.py``). A copy or an undo log of the
 council on every input would cost more on every request than this rare rebuild. A
 store that stays down answers 503 on its first write without touching the council,
 and a rebuild that could not read it is retried before the next change.
@@ -23,6 +23,7 @@ and a rebuild that could not read it is retried before the next change.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -49,6 +50,7 @@ from shieldwall.hub.bookkeeping import (
 )
 from shieldwall.hub.commits import Committing, EventRow, Pending
 from shieldwall.hub.inputs import apply_input
+from shieldwall.hub.recovery import Recovery
 from shieldwall.hub.replica_inputs import ReplicaInputs
 from shieldwall.hub.settings import HubSettings
 from shieldwall.hub.stream import Broadcaster, Event
@@ -60,7 +62,7 @@ log = logging.getLogger("shieldwall.hub")
 Listener = Callable[[list[Event]], None]
 
 
-class Secretariat(Committing, ReplicaInputs):
+class Secretariat(Committing, Recovery, ReplicaInputs):
     """Applies the treaty to everything the hub accepts; the only writer."""
 
     def __init__(
@@ -102,7 +104,8 @@ class Secretariat(Committing, ReplicaInputs):
         self._replicating = False
         # A standby node on PostgreSQL (hub/leadership.py) records nothing until it leads.
         self.standby = False
-        self._stale = False  # a rebuild after a failed commit could not read the store
+        self._stale = False  # the council is ahead of the store: rebuild (hub/recovery.py)
+        self._recovery: asyncio.Task[None] | None = None
         self._pendings: deque[Pending] = deque()  # inputs being committed (hub/commits.py)
         self._broken = False
         # The bus pump (primary) or follower (replica), for health and metrics.

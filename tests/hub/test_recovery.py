@@ -1,0 +1,74 @@
+"""After a failed commit the council is brought back to the store's records: at once
+when the replay is short, else from a checkpoint built in a process of its own while
+the hub answers 503 to changes and goes on serving reads."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from shieldwall.hub import recovery, upkeep
+from shieldwall.hub.app import create_app
+from shieldwall.signing import SigningKey
+from tests.waiting import wait
+
+from .conftest import Hub
+from .test_writers import _fail_once, _signal, _signed
+
+
+@pytest.fixture
+def member(hub: Hub) -> SigningKey:
+    key = SigningKey.generate()
+    hub.client("alpha", key).join(["192.0.2.10"])
+    hub.admin().approve("alpha")
+    return key
+
+
+def test_a_long_replay_is_built_apart_while_changes_wait(
+    hub: Hub, member: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recovery, "INLINE", 0)  # every replay counts as a long one
+    gate = threading.Event()
+    build = upkeep.build_apart
+
+    def held_build(*args: Any) -> Any:
+        assert gate.wait(30), "the test never let the build go on"
+        return build(*args)
+
+    monkeypatch.setattr(upkeep, "build_apart", held_build)
+    _fail_once(hub.sec.store, "add_events", sqlite3.OperationalError("disk is full"))
+    batch = {"signals": [_signal(hub)]}
+    with TestClient(create_app(hub.sec, ticker=False), base_url="http://hub.test") as http:
+        first = http.post("/v1/signals", **_signed(hub, member, "alpha", 7, **batch))
+        assert first.status_code == 503
+        again = http.post("/v1/signals", **_signed(hub, member, "alpha", 7, **batch))
+        assert again.status_code == 503
+        assert "rebuilding its council" in again.json()["error"]["message"]
+        assert http.get("/v1/decisions", headers={"Authorization": f"Bearer {hub.token}"})
+        assert hub.sec.stats.council_rebuilds == 0, "nothing replayed on the loop"
+        gate.set()
+        wait(lambda: not hub.sec._stale, limit=60, what="the council rebuilt apart")
+        store = hub.sec.store
+        assert store.checkpoints()[0].seq == store.last_input_seq(), "built and stored"
+        assert hub.sec.council.consultations(hub.clock()) == [], "it never saw the batch"
+        taken = http.post("/v1/signals", **_signed(hub, member, "alpha", 7, **batch))
+        assert taken.is_success, taken.text
+        assert len(hub.sec.council.consultations(hub.clock())) == 1
+        assert hub.sec.stats.council_rebuilds == 1
+
+
+def test_a_short_replay_is_done_at_once(hub: Hub, member: SigningKey) -> None:
+    assert hub.sec.store.last_input_seq() <= recovery.INLINE
+    _fail_once(hub.sec.store, "add_events", sqlite3.OperationalError("disk is full"))
+    batch = {"signals": [_signal(hub)]}
+    with TestClient(create_app(hub.sec, ticker=False), base_url="http://hub.test") as http:
+        assert (
+            http.post("/v1/signals", **_signed(hub, member, "alpha", 7, **batch)).status_code == 503
+        )
+        assert not hub.sec._stale and hub.sec.stats.council_rebuilds == 1
+        assert hub.sec.store.checkpoints() == [], "no checkpoint needed"
+        assert http.post("/v1/signals", **_signed(hub, member, "alpha", 7, **batch)).is_success
