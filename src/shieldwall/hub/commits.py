@@ -78,8 +78,11 @@ class Pending:
         commit that has started, nor one queued for the commit thread.
         """
         if not self.future.done():
+            waited = asyncio.wrap_future(self.future)
+            # Its error is the caller's answer (settled apart): never "not retrieved".
+            waited.add_done_callback(lambda f: f.cancelled() or f.exception())
             with contextlib.suppress(Exception):
-                await asyncio.shield(asyncio.wrap_future(self.future))
+                await asyncio.shield(waited)
 
 
 class Committing:
