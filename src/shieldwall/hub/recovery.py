@@ -4,8 +4,8 @@ A mixin of :class:`shieldwall.hub.secretariat.Secretariat`. A commit that fails 
 the council applied its input (a lost connection, a full disk, a lost lease) leaves the
 council ahead of the store, and the council is rebuilt from the store: its newest
 checkpoint, then the inputs recorded after it. A short replay (at most :data:`INLINE`
-inputs) is done at once. A longer one, up to a checkpoint interval of inputs, would
-hold the event loop for seconds: a leader would miss its lease renewals and members'
+signals, a fraction of a second) is done at once. A longer one, up to a checkpoint
+interval of inputs, would hold the event loop for seconds: a leader would miss its lease renewals and members'
 streams would stall. Then a process of its own builds a checkpoint at the store's last
 input, as the upkeep does (``hub/upkeep.py``), and the hub stores it and loads it, a
 fraction of a second on the loop. Until the council is the store's again, changes are
@@ -27,7 +27,7 @@ from shieldwall.store.base import Store
 
 log = logging.getLogger("shieldwall.hub")
 
-INLINE = 2_000  # inputs after the newest checkpoint that are replayed on the loop at once
+INLINE = 20_000  # signals after the newest checkpoint replayed on the loop at once
 RETRY = (0.5, 10.0)  # first and longest wait between two attempts to recover apart
 
 
@@ -63,10 +63,10 @@ class Recovery:
             self._rebuild()
 
     def _behind(self) -> int:
-        """Inputs recorded after the newest checkpoint (0 when the store cannot say)."""
+        """Signals recorded after the newest checkpoint (0 when the store cannot say)."""
         try:
             newest = self.store.checkpoints()
-            return self.store.last_input_seq() - (newest[0].seq if newest else 0)
+            return self.store.signals_after(newest[0].seq if newest else 0)
         except Exception:
             return 0
 

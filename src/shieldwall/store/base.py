@@ -109,6 +109,10 @@ class Store(Protocol):
 
     def last_input_seq(self) -> int: ...
 
+    def signals_after(self, input_seq: int) -> int:
+        """How many signals the inputs after ``input_seq`` carried."""
+        ...
+
     def member_entry(self, name: str) -> tuple[str, bool] | None:
         """(public key, external) of a member or partner, None if unknown."""
         ...

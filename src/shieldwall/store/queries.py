@@ -192,6 +192,11 @@ class Queries(RetainedQueries):
         )
         return [Signal(*r) for r in cur.fetchall()]
 
+    def signals_after(self, input_seq: int) -> int:
+        """How many signals the inputs after ``input_seq`` carried (what a replay from
+        there applies)."""
+        return int(self._scalar("SELECT count(*) FROM signals WHERE input_seq > ?", (input_seq,)))
+
     def count(self, table: str) -> int:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}")
