@@ -32,11 +32,16 @@ def test_a_long_replay_is_built_apart_while_changes_wait(
     hub: Hub, member: SigningKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(recovery, "INLINE", -1)  # every replay counts as a long one
+    monkeypatch.setattr(recovery, "RETRY", (0.05, 0.1))
     gate = threading.Event()
     build = upkeep.build_apart
+    builds: list[int] = []
 
     def held_build(*args: Any) -> Any:
         assert gate.wait(30), "the test never let the build go on"
+        builds.append(1)
+        if len(builds) == 1:
+            raise OSError("the builder could not start")  # retried
         return build(*args)
 
     monkeypatch.setattr(upkeep, "build_apart", held_build)
@@ -52,6 +57,10 @@ def test_a_long_replay_is_built_apart_while_changes_wait(
         assert hub.sec.stats.council_rebuilds == 0, "nothing replayed on the loop"
         gate.set()
         wait(lambda: not hub.sec._stale, limit=60, what="the council rebuilt apart")
+        recovering = hub.sec._recovery
+        assert recovering is not None
+        wait(recovering.done, limit=30, what="the recovery to end once done")
+        assert len(builds) == 2, "a failed build is tried again, a done one is not"
         store = hub.sec.store
         assert store.checkpoints()[0].seq == store.last_input_seq(), "built and stored"
         assert hub.sec.council.consultations(hub.clock()) == [], "it never saw the batch"
