@@ -11,7 +11,7 @@ it. 500 members report over 30 days; most reports hit a pool of 50,000 busy atta
 7 days of records, so the retention pass prunes about three quarters of them.
 
 ``SHIELDWALL_BENCH_SIGNALS`` sets how many signals (default 1,000,000; the issue's
-figure is 10,000,000).
+figure is 10,000,000). ``bench_checkpoint_pg`` runs the same on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from shieldwall.hub.commits import texts
 from shieldwall.hub.secretariat import Secretariat
 from shieldwall.hub.setup import init_hub
 from shieldwall.signing import SigningKey
+from shieldwall.store.base import Store
+from shieldwall.store.postgres import PostgresStore
 from shieldwall.store.sqlite import SQLiteStore
 
 COUNT_ENV = "SHIELDWALL_BENCH_SIGNALS"
@@ -62,12 +64,21 @@ def _target(rnd: random.Random) -> str:
     return f"{185 + n // 65536 // 256}.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
 
 
-def generate(data: Path, total: int) -> tuple[Secretariat, Clock, int]:
+def _open(data: Path, url: str | None) -> Store:
+    """The hub's store: SQLite in ``data``, or PostgreSQL at ``url`` (writing as leader)."""
+    if url is None:
+        return SQLiteStore(data / "hub.sqlite3")
+    store = PostgresStore(url)
+    store.fence(0)
+    return store
+
+
+def generate(data: Path, total: int, url: str | None = None) -> tuple[Secretariat, Clock, int]:
     """A hub in ``data`` with ``total`` recorded signals; (secretariat, clock, inputs)."""
     text = template_text("nato") + f'\n[records]\nretention = "{RETENTION}"\n'
-    init_hub(data, text, "bench")
+    init_hub(data, text, "bench", store=url)
     clock = Clock()
-    sec = Secretariat(SQLiteStore(data / "hub.sqlite3"), clock)
+    sec = Secretariat(_open(data, url), clock)
     names = [f"m{i:03d}" for i in range(MEMBERS)]
     for i, name in enumerate(names):
         sec.join(name, SigningKey.generate().public_key, [f"10.{i // 256}.{i % 256}.1"])
@@ -108,8 +119,17 @@ def generate(data: Path, total: int) -> tuple[Secretariat, Clock, int]:
     return sec, clock, inputs
 
 
-def _size(store: SQLiteStore) -> tuple[int, int]:
-    """(file bytes, bytes in use: pages not on the free list)."""
+def _size(store: Store) -> tuple[int, int]:
+    """(bytes on disk, bytes in use): SQLite's pages not on the free list; PostgreSQL's
+    tables and indexes as they stand (space freed by deletes is reused, not returned)."""
+    if isinstance(store, PostgresStore):
+        row = store._run(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+        ).fetchone()
+        return int(row[0]), int(row[0])
+    assert isinstance(store, SQLiteStore)
     db = store._db
     page = db.execute("PRAGMA page_size").fetchone()[0]
     used = (
@@ -120,9 +140,17 @@ def _size(store: SQLiteStore) -> tuple[int, int]:
     return store.path.stat().st_size, used * page
 
 
-def _start(data: Path, clock: Clock) -> tuple[float, Secretariat]:
+def _compact(store: Store) -> None:
+    """Give the space retention freed back to the file system."""
+    if isinstance(store, PostgresStore):
+        store._run("VACUUM FULL")
+    elif isinstance(store, SQLiteStore):
+        store._run("VACUUM")
+
+
+def _start(data: Path, clock: Clock, url: str | None = None) -> tuple[float, Secretariat]:
     started = time.perf_counter()
-    sec = Secretariat(SQLiteStore(data / "hub.sqlite3"), clock)
+    sec = Secretariat(_open(data, url), clock)
     return time.perf_counter() - started, sec
 
 
@@ -148,13 +176,14 @@ async def _lag_during(work: Any) -> tuple[float, float]:
     return seconds, worst * 1000
 
 
-def run() -> dict[str, Any]:
+def run(url: str | None = None) -> dict[str, Any]:
+    """The figures on SQLite, or on the PostgreSQL schema ``url`` points to."""
     total = int(os.environ.get(COUNT_ENV, "1000000"))
     figures: dict[str, Any] = {"signals": total}
     with tempfile.TemporaryDirectory(prefix="sw-bench-checkpoint-") as tmp:
         data = Path(tmp) / "hub"
         started = time.perf_counter()
-        sec, clock, inputs = generate(data, total)
+        sec, clock, inputs = generate(data, total, url)
         figures["inputs"] = inputs
         figures["generate_s"] = round(time.perf_counter() - started, 1)
         figures["decisions"] = sec.store.count("decisions")
@@ -163,7 +192,7 @@ def run() -> dict[str, Any]:
         last = store.last_input_seq()
         sec.store.close()
 
-        replay_s, full = _start(data, clock)
+        replay_s, full = _start(data, clock, url)
         figures["start_full_replay_s"] = round(replay_s, 2)
         figures["replay_signals_per_s"] = round(total / replay_s)
         gc.freeze()  # as 'hub serve' does once its council is built
@@ -198,12 +227,12 @@ def run() -> dict[str, Any]:
         full.store.close()
 
         # Start from the newest checkpoint (nothing after it), and from one AFTER behind.
-        at_end_s, hub = _start(data, clock)
+        at_end_s, hub = _start(data, clock, url)
         figures["start_from_checkpoint_s"] = round(at_end_s, 2)
         with hub.store.transaction():
             hub.store._run("DELETE FROM checkpoints WHERE seq = ?", (last,))
         hub.store.close()
-        behind_s, hub = _start(data, clock)
+        behind_s, hub = _start(data, clock, url)
         figures["start_from_checkpoint_behind_s"] = round(behind_s, 2)
         figures["start_from_checkpoint_behind_inputs"] = behind
         hub.store.put_checkpoint(built[1].row, built[1].blob)
@@ -222,10 +251,10 @@ def run() -> dict[str, Any]:
         size, used = _size(hub.store)
         figures["store_bytes_after_retention"] = size
         figures["store_bytes_in_use_after_retention"] = used
-        hub.store._db.execute("VACUUM")
+        _compact(hub.store)
         figures["store_bytes_after_vacuum"], _ = _size(hub.store)
         hub.store.close()
-        again_s, hub = _start(data, clock)
+        again_s, hub = _start(data, clock, url)
         figures["start_after_retention_s"] = round(again_s, 2)
         hub.store.close()
     return figures
