@@ -12,8 +12,6 @@ Needs a server: ``SHIELDWALL_TEST_PG=postgresql://USER@HOST[:PORT]/DATABASE``.
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 import signal
 import statistics
@@ -24,14 +22,13 @@ from typing import Any
 
 import httpx
 
+from benchmarks import pg
 from benchmarks.bench_hub import SENDERS, _enrol, _percentile, ingest
 from shieldwall.client import HubClient, HubError
 from shieldwall.core.treaty import template_text
 from shieldwall.hub.setup import init_hub
 from shieldwall.procs import free_port, start_hub, stop
-from shieldwall.store.urls import with_search_path
 
-PG_ENV = "SHIELDWALL_TEST_PG"
 KILLS = 20
 
 
@@ -98,56 +95,47 @@ def failover(nodes: list[Node], client: HubClient, kills: int) -> dict[str, floa
 
 
 def run() -> dict[str, float]:
-    server = os.environ.get(PG_ENV, "")
+    server = pg.server()
     if not server:
-        print(f"   skipped: {PG_ENV} is not set (point it at a PostgreSQL server)")
         return {}
-    import psycopg
-
-    schema = f"sw_bench_{secrets.token_hex(6)}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
     nodes: list[Node] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="sw-bench-failover-") as tmp:
-            root = Path(tmp)
-            token = init_hub(
-                root / "node0",
-                template_text("nato"),
-                "nato",
-                store=with_search_path(server, schema),
-            )
-            for i in range(3):
-                if i:
-                    shutil.copytree(root / "node0", root / f"node{i}")
-                nodes.append(Node(root / f"node{i}", root / f"node{i}.log"))
+    with (
+        pg.scratch_schema(server, prefix="sw_bench") as url,
+        tempfile.TemporaryDirectory(prefix="sw-bench-failover-") as tmp,
+    ):
+        root = Path(tmp)
+        token = init_hub(
+            root / "node0",
+            template_text("nato"),
+            "nato",
+            store=url,
+        )
+        for i in range(3):
+            if i:
+                shutil.copytree(root / "node0", root / f"node{i}")
+            nodes.append(Node(root / f"node{i}", root / f"node{i}.log"))
+        for node in nodes:
+            node.start()
+        try:
+            leader, _ = _leader(nodes)
+            standby = next(n for n in nodes if n is not leader)
+            senders = _enrol(leader.url, token, [f"sender-{i}" for i in range(SENDERS)], "100.66")
+            figures: dict[str, float] = {}
+            to_leader = ingest(leader.url, senders)
+            figures["three_nodes_ingest_leader_signals_per_s"] = to_leader[
+                "hub_http_ingest_signals_per_s"
+            ]
+            through = ingest(standby.url, senders)
+            figures["three_nodes_ingest_via_standby_signals_per_s"] = through[
+                "hub_http_ingest_signals_per_s"
+            ]
+            urls = ",".join(n.url for n in nodes)
+            (name, key), *_ = _enrol(leader.url, token, ["prober"], "100.67").items()
+            with HubClient(urls, name=name, key=key, timeout=2) as client:
+                figures.update(failover(nodes, client, KILLS))
+        finally:
             for node in nodes:
-                node.start()
-            try:
-                leader, _ = _leader(nodes)
-                standby = next(n for n in nodes if n is not leader)
-                senders = _enrol(
-                    leader.url, token, [f"sender-{i}" for i in range(SENDERS)], "100.66"
-                )
-                figures: dict[str, float] = {}
-                to_leader = ingest(leader.url, senders)
-                figures["three_nodes_ingest_leader_signals_per_s"] = to_leader[
-                    "hub_http_ingest_signals_per_s"
-                ]
-                through = ingest(standby.url, senders)
-                figures["three_nodes_ingest_via_standby_signals_per_s"] = through[
-                    "hub_http_ingest_signals_per_s"
-                ]
-                urls = ",".join(n.url for n in nodes)
-                (name, key), *_ = _enrol(leader.url, token, ["prober"], "100.67").items()
-                with HubClient(urls, name=name, key=key, timeout=2) as client:
-                    figures.update(failover(nodes, client, KILLS))
-            finally:
-                for node in nodes:
-                    stop(node.proc)
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+                stop(node.proc)
     return figures
 
 

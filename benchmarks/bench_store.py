@@ -22,46 +22,36 @@ benchmark prints a note and reports nothing.
 from __future__ import annotations
 
 import os
-import secrets
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from benchmarks import pg
 from benchmarks.bench_hub import BATCH, SENDERS, _enrol, _hub, ingest
 from shieldwall.core.treaty import template_text
 from shieldwall.hub.setup import init_hub
 from shieldwall.procs import free_port, start_hub, stop
-from shieldwall.store.urls import with_search_path
 
-PG_ENV = "SHIELDWALL_TEST_PG"
 MANY = 8  # members sending at once in the throughput case
 
 
 @contextmanager
 def _pg_hub(server: str) -> Iterator[tuple[str, str, int]]:
     """A hub on a schema of its own on ``server``: (URL, admin token, pid)."""
-    import psycopg
-
-    schema = f"sw_bench_{secrets.token_hex(6)}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        with tempfile.TemporaryDirectory(prefix="sw-bench-store-") as tmp:
-            data = Path(tmp) / "hub"
-            token = init_hub(
-                data, template_text("nato"), "nato", store=with_search_path(server, schema)
-            )
-            port = free_port()
-            proc = start_hub(data, port, Path(tmp) / "hub.log")
-            try:
-                yield f"http://127.0.0.1:{port}", token, proc.pid
-            finally:
-                stop(proc)
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with (
+        pg.scratch_schema(server, prefix="sw_bench") as url,
+        tempfile.TemporaryDirectory(prefix="sw-bench-store-") as tmp,
+    ):
+        data = Path(tmp) / "hub"
+        token = init_hub(data, template_text("nato"), "nato", store=url)
+        port = free_port()
+        proc = start_hub(data, port, Path(tmp) / "hub.log")
+        try:
+            yield f"http://127.0.0.1:{port}", token, proc.pid
+        finally:
+            stop(proc)
 
 
 @contextmanager
@@ -110,9 +100,8 @@ def _ingest(hub: Any, senders: int) -> tuple[float, float, float]:
 
 
 def run() -> dict[str, float]:
-    server = os.environ.get(PG_ENV, "")
+    server = pg.server()
     if not server:
-        print(f"   skipped: {PG_ENV} is not set (point it at a PostgreSQL server)")
         return {}
     rounds = int(os.environ.get("SHIELDWALL_BENCH_STORE_ROUNDS", "2"))
     best: dict[str, tuple[float, float, float]] = {}
@@ -131,9 +120,9 @@ def run() -> dict[str, float]:
             figures[f"{store}{load}_hub_cpu_ms_per_batch"] = round(hub_ms, 1)
             if store == "pg":
                 figures[f"pg{load}_server_cpu_ms_per_batch"] = round(db_ms, 1)
-        pg, sqlite = best[f"pg{load}"], best[f"sqlite{load}"]
-        figures[f"pg_over_sqlite{load}"] = round(pg[0] / sqlite[0], 2)
-        figures[f"pg_over_sqlite{load}_hub_cpu"] = round(pg[1] / sqlite[1], 2)
+        on_pg, on_sqlite = best[f"pg{load}"], best[f"sqlite{load}"]
+        figures[f"pg_over_sqlite{load}"] = round(on_pg[0] / on_sqlite[0], 2)
+        figures[f"pg_over_sqlite{load}_hub_cpu"] = round(on_pg[1] / on_sqlite[1], 2)
     return figures
 
 
