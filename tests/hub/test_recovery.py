@@ -71,7 +71,7 @@ def test_a_long_replay_is_built_apart_while_changes_wait(
 
 
 def test_a_short_replay_is_done_at_once(hub: Hub, member: SigningKey) -> None:
-    assert hub.sec.store.signals_after(0) <= recovery.INLINE
+    assert hub.sec.store.signals_after(0, recovery.INLINE + 1) <= recovery.INLINE
     _fail_once(hub.sec.store, "add_events", sqlite3.OperationalError("disk is full"))
     batch = {"signals": [_signal(hub)]}
     with TestClient(create_app(hub.sec, ticker=False), base_url="http://hub.test") as http:

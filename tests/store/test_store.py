@@ -106,11 +106,9 @@ def test_inputs_and_signals_round_trip(store: AnyStore) -> None:
     assert store.signals_since(T0 + 38) == [signals[38], signals[39]]
     assert store.count("signals") == 42
     assert store.count("inputs") == 3
-    assert (store.signals_after(0), store.signals_after(first), store.signals_after(second)) == (
-        42,
-        2,
-        0,
-    )
+    after = [store.signals_after(seq, 100) for seq in (0, first, second)]
+    assert after == [42, 2, 0]
+    assert store.signals_after(0, 10) == 10, "counted up to the bound only"
 
 
 def test_a_failed_transaction_stores_nothing(store: AnyStore) -> None:

@@ -66,7 +66,7 @@ class Recovery:
         """Signals recorded after the newest checkpoint (0 when the store cannot say)."""
         try:
             newest = self.store.checkpoints()
-            return self.store.signals_after(newest[0].seq if newest else 0)
+            return self.store.signals_after(newest[0].seq if newest else 0, INLINE + 1)
         except Exception:
             return 0
 

@@ -109,8 +109,8 @@ class Store(Protocol):
 
     def last_input_seq(self) -> int: ...
 
-    def signals_after(self, input_seq: int) -> int:
-        """How many signals the inputs after ``input_seq`` carried."""
+    def signals_after(self, input_seq: int, most: int) -> int:
+        """How many signals the inputs after ``input_seq`` carried, up to ``most``."""
         ...
 
     def member_entry(self, name: str) -> tuple[str, bool] | None:

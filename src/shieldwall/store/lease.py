@@ -135,8 +135,8 @@ class Lease:
 
         A commit holds the lease row FOR SHARE (the fence) until it ends, and a takeover
         waits for it. A writer paused while idle in its transaction is ended by the
-        server (its idle timeout); one paused in the middle of a statement (a COPY
-        waiting for rows it will never send) is not, and would block every takeover
+        server (its idle timeout); one paused in the middle of a statement (one it
+        has not finished sending) is not, and would block every takeover
         for as long as it stays paused. Once its lease has lapsed and its transaction
         has been open for longer than a lease, its session is ended: the commit is
         aborted, never acknowledged. A commit still moving is waited for.

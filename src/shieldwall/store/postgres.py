@@ -208,7 +208,7 @@ class PostgresStore(Queries):
         epoch = "" if self._epoch is None else str(self._epoch)
         # A writer paused inside a transaction (SIGSTOP) holds the lease row: the
         # server ends its session after the idle timeout, so a takeover can proceed.
-        # (One paused in the middle of a COPY is not idle, and no server timeout ends
+        # (One paused in the middle of sending a statement is not idle, and no server timeout ends
         # it: the takeover does, Lease._end_stalled_writers.)
         idle = 0
         if self._epoch is not None and self._idle_timeout > 0:
@@ -350,7 +350,7 @@ class PostgresStore(Queries):
     def _text(value: str) -> str:
         return bulk.text(value)
 
-    # -- PostgreSQL's own ways: paged reads, COPY, dense event ids ----------------------
+    # -- PostgreSQL's own ways: paged reads, one-statement batches, dense event ids -----
 
     def inputs(self) -> Iterator[tuple[int, float, str, dict[str, Any]]]:
         after = 0

@@ -192,10 +192,15 @@ class Queries(RetainedQueries):
         )
         return [Signal(*r) for r in cur.fetchall()]
 
-    def signals_after(self, input_seq: int) -> int:
+    def signals_after(self, input_seq: int, most: int) -> int:
         """How many signals the inputs after ``input_seq`` carried (what a replay from
-        there applies)."""
-        return int(self._scalar("SELECT count(*) FROM signals WHERE input_seq > ?", (input_seq,)))
+        there applies), counted up to ``most`` at most: the answer costs no more."""
+        return int(
+            self._scalar(
+                "SELECT count(*) FROM (SELECT 1 FROM signals WHERE input_seq > ? LIMIT ?) AS s",
+                (input_seq, most),
+            )
+        )
 
     def count(self, table: str) -> int:
         if table not in TABLES:
