@@ -152,7 +152,7 @@ class Committing:
             raise ReadOnly("this hub node is a standby: send changes to the leader")
         store = self.store
         apart = apart and store.commits_apart
-        self._settle(wait=not apart)
+        self.settle(wait=not apart)
         self._catch_up()
         undo, txn = Undo(), contextlib.ExitStack()
         undo.changed = applied is not None  # a tick has moved the council already
@@ -218,17 +218,13 @@ class Committing:
                 # Published as soon as it is through, whoever waits for it (or nobody).
                 loop = asyncio.get_running_loop()
                 pending.future.add_done_callback(
-                    lambda _: loop.call_soon_threadsafe(self._settle, False)
+                    lambda _: loop.call_soon_threadsafe(self.settle, False)
                 )
         return pending
 
-    def settle(self) -> None:
-        """Wait for every input being committed, and publish them (or undo them)."""
-        self._settle()
-
-    def _settle(self, wait: bool = True) -> None:
-        """Publish the committed inputs in order; ``wait``: for all of them, else only
-        those already through. A failed one undoes it and all after it (a rebuild)."""
+    def settle(self, wait: bool = True) -> None:
+        """Publish the committed inputs in order; ``wait``: for every one being committed,
+        else only those already through. A failed one undoes it and all after it."""
         pendings = self._pendings
         while pendings:
             pending = pendings[0]
@@ -270,7 +266,7 @@ class Committing:
         """``pending``'s outcome and dispute ids once committed; its error if it failed."""
         if not pending.settled:
             # Through: so is every one before it, and none after it is waited for.
-            self._settle(wait=not pending.future.done())
+            self.settle(wait=not pending.future.done())
         if pending.error is not None:
             raise pending.error
         return pending.outcome, pending.dispute_ids

@@ -378,7 +378,7 @@ class Secretariat(Committing, Recovery, ReplicaInputs):
         """Advance the council's clock; recorded only when it changed something."""
         if self.replica_of is not None or self.standby:
             return Outcome()  # the primary's (leader's) ticks arrive as recorded inputs
-        self._settle()
+        self.settle()
         self._catch_up()
         now = self.clock()
         probe = self.council.tick(now)
