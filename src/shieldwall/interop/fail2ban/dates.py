@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from shieldwall.interop.fail2ban.datetemplates import (
     DAY_NAMES,
+    DIRECTIVES,
     MONTH_NAMES,
     DatePatternError,
     Kind,
@@ -29,6 +30,33 @@ from shieldwall.interop.fail2ban.datetemplates import (
 from shieldwall.interop.fail2ban.zones import zone_offset
 
 DATE_CACHE_SIZE = 1024  # distinct date texts remembered per template
+HEADS_SIZE = 256  # syslog line heads remembered (see SYSLOG_HEAD)
+
+# fail2ban's default syslog template (``{^LN-BEG}(?:%a )?%b %d %k:%M:%S(?:\.%f)?(?: %ExY)?``)
+# as it compiles, the year codes aside (they change with the year).
+SYSLOG_PATTERN = (
+    r"(?iu)^(?:\W{0,2})?((?:(?P<a>mon|tue|wed|thu|fri|sat|sun) )?"
+    r"(?P<b>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec) (?P<d>[1-2]\d|[0 ]?[1-9]|3[0-1])"
+    r"  ?(?P<H>[0-2]?\d):(?P<M>[0-5]?\d):(?P<S>[0-5]?\d|6[0-1])(?:\.(?P<f>[0-9]{1,6}))?"
+    r"(?: {year})?)(?=\b|\W|$)"
+)
+# The first 17 characters of a line whose date that template finds at 0 to 15 by
+# reading those 17 characters only. Step by step: the first character is a letter, so
+# ``\W{0,2}`` takes none; no day name is a month name, so ``%a`` fails within the first
+# three; the month is one of ``%b`` (case aside) and is followed by a space; the day,
+# " 1" to " 9", "01" to "09", "10" to "29", "30" or "31", takes the 2 characters up to
+# the next space (``30``/``31`` by the third alternative after the first two fail
+# within it), whose optional second space is not there; hour, minute and second take
+# two digits each (every one within its ``[0-2]?``/``[0-5]?`` first digit); the
+# fraction needs a ``.``, not the space at 15; the year needs a digit at 16 (every
+# ``%ExY`` starts with one), which is not there; the look-ahead finds a word boundary
+# between the last digit and the space. So every line with this head has its date at
+# 0 to 15, the same text, the same time, and the search read nothing past 16.
+SYSLOG_HEAD = re.compile(
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (?: [1-9]|0[1-9]|[12][0-9]|3[01]) "
+    r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] [^0-9]"
+)
+_YEAR_STARTS_WITH_DIGIT = re.compile(r"\(\?P<Y>\(\?:[0-9]{3}(?:\|[0-9]{3})*\)\\d\)")
 
 _MONTH = {name: i for i, name in enumerate(MONTH_NAMES, 1)}
 _MONTH.update({name[:3]: i for i, name in enumerate(MONTH_NAMES, 1)})
@@ -66,13 +94,50 @@ class DateDetector:
         self._tzname = time.tzname
         self._now = float("nan")
         self._now_year = 0
+        # The index of fail2ban's syslog template when it is this year's (see SYSLOG_HEAD),
+        # and what the lines of each head found while it was the last template.
+        self._syslog = _syslog_index(self.templates)
+        self._heads: dict[str, tuple[int, int, float | None]] = {}
+        self._heads_for = float("nan")
+        self._heads_zone = time.tzname
 
     def find(self, line: str, now: float) -> DateMatch | None:
         found = self.locate(line, now)
         return None if found is None else DateMatch(*found)
 
     def locate(self, line: str, now: float) -> tuple[int, int, float | None] | None:
-        """:meth:`find` as a plain ``(start, end, time)``: what the engine asks per line."""
+        """:meth:`find` as a plain ``(start, end, time)``: what the engine asks per line.
+
+        While the syslog template is the last one that found a date, a line whose first
+        17 characters are a head (:data:`SYSLOG_HEAD`) seen before for this ``now``
+        takes what that head found, without a search: the search would read only those
+        characters."""
+        if self._last == self._syslog:
+            head = line[:17]
+            heads = self.heads(now)
+            found = heads.get(head)
+            if found is not None:
+                return found
+            if SYSLOG_HEAD.fullmatch(head) is not None:
+                found = self._search(line, now)
+                if found is not None and found[:2] == (0, 15) and self._last == self._syslog:
+                    if len(heads) >= HEADS_SIZE:
+                        heads.clear()
+                    heads[head] = found
+                return found
+        return self._search(line, now)
+
+    def heads(self, now: float) -> dict[str, tuple[int, int, float | None]]:
+        """Line head (its first 17 characters) -> what :meth:`locate` finds in a line
+        with it, for ``now``: a caller may look a line up here before asking
+        :meth:`locate`. It holds only heads of the syslog template, and is emptied when
+        another template takes over, the zone changes or ``now`` is another."""
+        if self._heads_for != now or self._heads_zone is not time.tzname:
+            self._heads.clear()
+            self._heads_for, self._heads_zone = now, time.tzname
+        return self._heads
+
+    def _search(self, line: str, now: float) -> tuple[int, int, float | None] | None:
         fast = self._fast
         m = None
         if fast is not None:
@@ -124,6 +189,8 @@ class DateDetector:
         if best is None:
             return None
         index, m = best
+        if index != self._last:
+            self._heads.clear()  # they were the last template's
         self._last, self._last_start = index, m.start()
         t = templates[index]
         self._fast = t.regex.search, t.group, t.anchored, self._caches[index]
@@ -144,6 +211,19 @@ class DateDetector:
             return stamp
         except (ValueError, OverflowError):
             return None
+
+
+def _syslog_index(templates: tuple[Template, ...]) -> int:
+    """The index of fail2ban's syslog template in ``templates`` when it compiles as
+    :data:`SYSLOG_PATTERN` with a year code whose every year starts with a digit; -1."""
+    year = DIRECTIVES["ExY"]
+    if _YEAR_STARTS_WITH_DIGIT.fullmatch(year) is None:
+        return -1
+    pattern = SYSLOG_PATTERN.replace("{year}", year)
+    for index, template in enumerate(templates):
+        if template.regex.pattern == pattern and template.group == 1:
+            return index
+    return -1
 
 
 # (month, day) or (None, None), then hour, minute, second

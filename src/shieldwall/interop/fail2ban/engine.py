@@ -13,9 +13,10 @@ lines joined, as fail2ban's line buffer does (:mod:`.multiline`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from shieldwall.interop.fail2ban.digits import AS_ZERO, digit_blind
 from shieldwall.interop.fail2ban.dispatch import first_chars, gate, rule_table
 from shieldwall.interop.fail2ban.filter import FilterDefinition
 from shieldwall.interop.fail2ban.mlfid import ConnectionIds
@@ -25,6 +26,15 @@ from shieldwall.interop.fail2ban.scan import (
     numbered_lines,
     regex_line_ends,
     scan_plan,
+)
+from shieldwall.interop.fail2ban.shapes import (
+    MAX_SHAPE,
+    MAX_SHAPES,
+    Holds,
+    Line,
+    Run,
+    Shapes,
+    materialise,
 )
 
 
@@ -54,16 +64,6 @@ class LineResult(NamedTuple):
         return None
 
 
-# A failregex as the engine runs it: its index, its search, its gate literals (None: no
-# gate), its ``ALT_`` groups.
-_Run = tuple[
-    int,
-    Callable[[str], "re.Match[str] | None"],
-    tuple[str, ...] | None,
-    tuple[tuple[str, str], ...],
-]
-
-
 class FilterEngine:
     """One filter applied to one stream of lines.
 
@@ -81,12 +81,12 @@ class FilterEngine:
         self._ids = ConnectionIds()
         # Per failregex, literals one of which it cannot match without: a failregex whose
         # literals are all absent from the line is not run (None: always run it).
-        self._rules: tuple[_Run, ...] = tuple(
+        self._rules: tuple[Run, ...] = tuple(
             (rule.index, rule.regex.search, gate(rule.regex), _alt_names(rule.regex))
             for rule in definition.failregex
         )
         # The failregexes a text can match, by its first character (None: all of them).
-        self._by_first: dict[str, tuple[_Run, ...]] | None = None
+        self._by_first: dict[str, tuple[Run, ...]] | None = None
         self._by_other = self._rules
         starts = [first_chars(rule.regex) for rule in definition.failregex]
         if definition.maxlines == 1 and any(s is not None for s in starts):
@@ -104,12 +104,47 @@ class FilterEngine:
             for name, index in ({} if pref is None else pref.groupindex).items()
             if name != "content"
         )
+        # Lines matched once per shape (see .shapes) when the regexes every line meets
+        # are digit-blind; the others as they come.
+        self._shapes: Shapes | None = None
+        if self._buffer is None and all(
+            digit_blind(r.pattern, r.flags)
+            for r in [*([] if pref is None else [pref]), *(i.regex for i in definition.ignoreregex)]
+        ):
+            blind = frozenset(
+                rule.index
+                for rule in definition.failregex
+                if digit_blind(rule.regex.pattern, rule.regex.flags)
+            )
+            self._shapes = Shapes(
+                pref, self._content, [i.regex for i in definition.ignoreregex],
+                self._ignore_early, self._by_first, self._by_other, blind,
+            )  # fmt: skip
+        # The prefilter as a test of each line's shape, when no literal holds a digit.
+        literals = definition.prefilter_literals
+        self._holds: Holds | None = None
+        if (
+            self._shapes is not None
+            and literals is not None
+            and not any(lit.translate(AS_ZERO) != lit or b"0" in lit for lit in literals)
+        ):
+            self._holds = Holds(literals)
 
     def feed(self, chunk: bytes, now: float, first_line: int | None = None) -> list[LineResult]:
         """Process ``chunk`` (complete lines); ``now`` dates year-less timestamps."""
         base = self.lines if first_line is None else first_line - 1
         definition = self.definition
         literals = definition.prefilter_literals
+        if self._holds is not None:
+            # Each line and its shape in two C calls, each shape tested for a literal once:
+            # cheaper than scanning the chunk for each literal when most lines are hits.
+            self.lines = base + chunk.count(b"\n") + (chunk[-1:] not in (b"\n", b""))
+            raws = chunk.split(b"\n")
+            zeroed = chunk.translate(AS_ZERO).split(b"\n")
+            holds = self._holds
+            picked = [i for i, z in enumerate(zeroed) if holds[z]]
+            self.candidates += len(picked)
+            return self._run(((base + i + 1, raws[i], zeroed[i]) for i in picked), now)
         if literals is not None:  # never with a multi-line buffer
             ends = literal_line_ends(chunk, scan_plan(literals))
         elif definition.prefilter is not None:
@@ -118,20 +153,142 @@ class FilterEngine:
             self.lines = base + chunk.count(b"\n") + (chunk[-1:] not in (b"\n", b""))
             raws = chunk.splitlines()
             self.candidates += len(raws)
-            lines = ((base + i, raw.decode("utf-8", "replace")) for i, raw in enumerate(raws, 1))
-            return self._run(lines, now)
+            return self._run(((base + i, raw, None) for i, raw in enumerate(raws, 1)), now)
         numbered, self.lines = numbered_lines(chunk, ends, base)
         self.candidates += len(numbered)
         return self._run(numbered, now)
 
     def process_line(self, line: str, number: int, now: float) -> LineResult | None:
         """One line (its line break may stay) as line ``number`` of the stream."""
-        results = self._run(((number, line),), now)
+        results = self._run(((number, line.encode("utf-8", "surrogatepass"), None),), now)
         return results[0] if results else None
 
-    def _run(self, lines: Iterable[tuple[int, str]], now: float) -> list[LineResult]:
-        """The lines in order: date, prefregex, failregexes, connection ids. The one loop
-        over every line, with what it needs in local names (it runs per line)."""
+    def _run(self, lines: Iterable[Line], now: float) -> list[LineResult]:
+        if self._shapes is not None:
+            return self._run_shapes(lines, now, self._shapes)
+        return self._run_each(((n, raw.decode("utf-8", "replace")) for n, raw, _ in lines), now)
+
+    def _run_shapes(self, lines: Iterable[Line], now: float, shapes: Shapes) -> list[LineResult]:
+        """The lines in order: date, what the regexes found for the line's shape (or
+        run on it), connection ids. The one loop over every line of a single-line
+        filter, with what it needs in local names."""
+        results: list[LineResult] = []
+        dates = self.definition.dates
+        locate = dates.locate
+        heads = dates.heads(now)
+        check_all = self.check_all
+        settle = self._settle
+        kept = shapes.kept
+        make = shapes.entry
+        for number, raw, zeroed in lines:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if not line:
+                continue
+            found = heads.get(line[:17])  # a syslog head seen before: its date, unread
+            if found is None:
+                found = locate(line, now)
+            start = end = 0
+            if found is None:
+                when = self._last_time
+            else:
+                start, end, when = found
+                if start == 0:  # the date text leaves the line, as in fail2ban
+                    line = line[end:]
+                elif start != end:
+                    line = line[:start] + line[end:]
+                if when is None:
+                    when = self._last_time
+                else:
+                    self._last_time = when
+            # the line's shape: its digits read as 0 (its bytes' when they are its text)
+            if zeroed is not None and raw.isascii():
+                key = zeroed[end:] if start == 0 else zeroed[:start] + zeroed[end:]
+            elif line.isascii():
+                key = line.encode().translate(AS_ZERO)
+            else:
+                key = None
+            if key is not None and len(key) <= MAX_SHAPE:
+                entry = kept.get(key, kept)
+                if entry is kept:
+                    entry, same = make(line)
+                    if same:
+                        if len(kept) >= MAX_SHAPES:
+                            kept.clear()
+                        kept[key] = entry
+            else:
+                entry, _ = make(line)
+            if entry is None:
+                continue
+            rules, content_at, pref_values, late = entry
+            failures: tuple[Failure, ...] = ()
+            ignored = False
+            buf = None
+            for index, search, literals, alt_names, values in rules:
+                if search is None:
+                    if late:
+                        ignored = True
+                        if not check_all:
+                            break
+                        continue
+                    fail = values[0].copy()  # the shape's groups, with this line's digits
+                    for name, at, to in values[1]:
+                        fail[name] = line[at:to]
+                else:  # a failregex that is not digit-blind: run on the line itself
+                    if buf is None:
+                        if content_at is None:
+                            buf = line + "\n"
+                        else:
+                            buf = line[content_at[0] : content_at[1]] + "\n"
+                    if literals is not None and not any(lit in buf for lit in literals):
+                        continue
+                    m = search(buf)
+                    if m is None:
+                        continue
+                    if late:
+                        ignored = True
+                        if not check_all:
+                            break
+                        continue
+                    fail = m.groupdict()
+                    for key, name in alt_names:
+                        if fail[key] and not fail.get(name):
+                            fail[name] = fail[key]
+                    for name, value in materialise(pref_values, line).items():
+                        if name not in fail:
+                            fail[name] = value
+                failure, stop, nofail = settle(index, fail, number, when, now)
+                ignored = ignored or nofail
+                if failure is not None:
+                    failures += (failure,)
+                if stop:
+                    break
+            if failures or ignored:
+                results.append(new(LineResult, (number, when, failures, ignored)))
+        return results
+
+    def _settle(
+        self, index: int, fail: dict[str, Any], number: int, when: float | None, now: float
+    ) -> tuple[Failure | None, bool, bool]:
+        """(the failure a failregex's groups make, whether the line's other failregexes
+        are left untried, whether the line is a helper not counted): connection ids
+        merged as fail2ban merges them."""
+        check_all = self.check_all
+        mlfid = fail.get("mlfid")
+        if mlfid is not None:
+            fail = self._ids.merge(mlfid, fail, number, when if when is not None else now)
+            if fail.get("nofail") and not check_all:
+                return None, True, True  # a helper line: reported, never counted
+        host = fail.get("ip4") or fail.get("ip6") or fail.get("dns") or fail.get("fid")
+        if host is None and mlfid is not None:
+            fail["mlfpending"] = 1  # the id's host may come on a later line
+            if not check_all:
+                return None, True, False
+        nofail = bool(fail.get("nofail"))
+        return new(Failure, (index, host, nofail)), not check_all, nofail
+
+    def _run_each(self, lines: Iterable[tuple[int, str]], now: float) -> list[LineResult]:
+        """The lines in order: date, prefregex, failregexes, connection ids, every regex
+        run on every line (a multi-line buffer, or regexes that read digits)."""
         results: list[LineResult] = []
         definition = self.definition
         locate = definition.dates.locate
@@ -142,7 +299,7 @@ class FilterEngine:
         buffer = self._buffer
         by_first = self._by_first
         by_other = self._by_other
-        merge = self._ids.merge
+        settle = self._settle
         content_group = self._content
         pref_groups = self._pref_groups
         for number, line in lines:
@@ -211,21 +368,11 @@ class FilterEngine:
                     for name, group in pref_groups:
                         if name not in fail:
                             fail[name] = pm.group(group)
-                mlfid = fail.get("mlfid")
-                if mlfid is not None:
-                    fail = merge(mlfid, fail, number, when if when is not None else now)
-                    if fail.get("nofail") and not check_all:
-                        ignored = True  # a helper line: reported, never counted
-                        break
-                host = fail.get("ip4") or fail.get("ip6") or fail.get("dns") or fail.get("fid")
-                if host is None and mlfid is not None:
-                    fail["mlfpending"] = 1  # the id's host may come on a later line
-                    if not check_all:
-                        break
-                nofail = bool(fail.get("nofail"))
+                failure, stop, nofail = settle(index, fail, number, when, now)
                 ignored = ignored or nofail
-                failures += (new(Failure, (index, host, nofail)),)
-                if not check_all:
+                if failure is not None:
+                    failures += (failure,)
+                if stop:
                     break
             if failures or ignored:
                 results.append(new(LineResult, (number, when, failures, ignored)))

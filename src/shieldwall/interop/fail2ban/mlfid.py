@@ -16,6 +16,9 @@ from typing import Any
 
 MLFID_CACHE_SIZE = 100
 MLFID_CACHE_TTL = 300.0
+#: The groups anything reads once a failregex matched: the merge here, and the host.
+_MERGED = ("mlfid", "nofail", "mlfgained", "mlfforget", "mlfpending", "user", "users")
+READ = frozenset((*_MERGED, "ip4", "ip6", "dns", "fid"))
 
 
 class ConnectionIds:
@@ -35,7 +38,19 @@ class ConnectionIds:
         host, a host still pending) depends only on the groups and users merged here."""
         cache = self._cache
         entry = cache.get(mlfid)
-        if entry is not None and entry[0] + MLFID_CACHE_TTL < when:
+        if entry is None:
+            get = fail.get
+            if not get("mlfforget") and not get("mlfgained") and "users" not in fail:
+                # a new id, the common case: its users are made a set when a second
+                # line of it comes (they are this line's user until then)
+                if len(cache) >= MLFID_CACHE_SIZE:
+                    del cache[next(iter(cache))]
+                cache[mlfid] = (when, fail)
+                fail.pop("mlfforget", None)
+                if fail.pop("mlfpending", 0):
+                    fail.pop("nofail", None)
+                return fail
+        elif entry[0] + MLFID_CACHE_TTL < when:
             del cache[mlfid]
             entry = None
         get = fail.get
@@ -48,6 +63,9 @@ class ConnectionIds:
         if entry is not None:
             groups = entry[1]
             users = groups.get("users")
+            if users is None:  # the id's first line: its user, if any, starts the set
+                first = groups.get("user")
+                users = groups["users"] = {first} if first else set()
             if user:
                 if not users:
                     users = groups["users"] = set()

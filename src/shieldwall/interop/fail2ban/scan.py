@@ -131,20 +131,22 @@ def regex_line_ends(chunk: bytes, prefilter: re.Pattern[bytes]) -> list[int]:
     return ends
 
 
-def numbered_lines(chunk: bytes, ends: list[int], base: int) -> tuple[list[tuple[int, str]], int]:
-    """((line number, text) of each line ending at one of ``ends``, the number of the
-    chunk's last line); the chunk's first line is ``base + 1``. Each byte is counted
+def numbered_lines(
+    chunk: bytes, ends: list[int], base: int
+) -> tuple[list[tuple[int, bytes, None]], int]:
+    """((line number, bytes, None) of each line ending at one of ``ends``, the number of
+    the chunk's last line); the chunk's first line is ``base + 1``. Each byte is counted
     once: from one line found to the next."""
     count = chunk.count
     rfind = chunk.rfind
-    lines: list[tuple[int, str]] = []
+    lines: list[tuple[int, bytes, None]] = []
     counted = 0  # where the line after the last one found starts
     number = base  # the number of the line before ``counted``
     for end in ends:
         number += count(b"\n", counted, end) + 1
         newline = rfind(b"\n", counted, end)
         start = counted if newline < 0 else newline + 1
-        lines.append((number, chunk[start:end].decode("utf-8", "replace")))
+        lines.append((number, chunk[start:end], None))
         counted = end + 1
     if counted > len(chunk):  # the last line found had no line break
         return lines, number
