@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shieldwall.core.addresses import parse_target
 
@@ -17,9 +16,9 @@ MAX_SAMPLES = 5
 _FULL = 4 + MAX_SAMPLES  # the length of a bucket holding all its sample lines
 
 
-@dataclass(frozen=True, slots=True)
-class Offence:
-    """A source that overflowed a scenario's bucket: what the agent reports as a Signal."""
+class Offence(NamedTuple):
+    """A source that overflowed a scenario's bucket: what the agent reports as a Signal.
+    (A record made at C speed: a storm makes thousands.)"""
 
     scenario: str
     source: str  # normalised by parse_target
@@ -81,11 +80,12 @@ class BucketTable:
         return len(self._buckets) + (0 if prefixed is None else len(prefixed))
 
     def add(self, key: bytes, when: float, line: int) -> Offence | None:
-        if self.prefix_mark in key and self.prefixed is not None:
-            return self.prefixed.add(key, when, line)
         buckets = self._buckets
         bucket = buckets.get(key)
         if bucket is None:
+            # (a source routed to ``prefixed`` never has a bucket here)
+            if self.prefix_mark in key and self.prefixed is not None:
+                return self.prefixed.add(key, when, line)
             if len(buckets) >= self.max_buckets:
                 self._evict(when)
             # an empty bucket, then this event: level 1 (more for a source on alert)
@@ -94,17 +94,18 @@ class BucketTable:
                 buckets[key] = bucket
                 return None
             return self._overflow(bucket, key, False)
-        elapsed = when - bucket[1]
-        level = bucket[0] - elapsed * self.leak if elapsed > 0 else bucket[0]
-        if level <= 0.0:  # drained: counted afresh, as a new bucket
-            level = 0.0 if self.watch is None else self._head(key)
-            bucket[2] = when
-            bucket[3] = 0
-            del bucket[4:]
+        level = bucket[0]  # at least 1: only leaking takes it to 0
+        last = bucket[1]
+        if when > last:
+            level -= (when - last) * self.leak
+            bucket[1] = when
+            if level <= 0.0:  # drained: counted afresh, as a new bucket
+                level = 0.0 if self.watch is None else self._head(key)
+                bucket[2] = when
+                bucket[3] = 0
+                del bucket[4:]
         level += 1.0
         bucket[0] = level
-        if when > bucket[1]:
-            bucket[1] = when
         bucket[3] += 1
         if len(bucket) < _FULL:
             bucket.append(line)
@@ -136,7 +137,7 @@ class BucketTable:
         source = _normalise(key)
         if source is None:
             return None  # not an address (hostile or garbled input): never reported
-        return Offence(self.scenario, source, bucket[3], bucket[2], bucket[1], tuple(bucket[4:]))
+        return _new(Offence, (self.scenario, source, bucket[3], bucket[2], bucket[1], tuple(bucket[4:])))  # fmt: skip
 
     def _evict(self, now: float) -> None:
         leak = self.leak
@@ -149,6 +150,9 @@ class BucketTable:
             for k in list(buckets)[:drop]:
                 del buckets[k]
             self.dropped += drop
+
+
+_new = tuple.__new__
 
 
 @lru_cache(maxsize=4096)

@@ -7,11 +7,12 @@ Stamps without a zone are the server's local time.
 
 from __future__ import annotations
 
-import calendar
 import re
 import time
 
-_MONTHS = {m.encode(): i for i, m in enumerate(calendar.month_abbr) if m}
+# English month names, as syslog writes them whatever the locale
+_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = {m.encode(): i for i, m in enumerate(_ABBR, 1)}
 _SYSLOG = re.compile(rb"([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d)")
 _ISO = re.compile(rb"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,]\d+)?(Z|[+-]\d\d:?\d\d)?")
 _CLF = re.compile(rb"(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d)(?: ([+-]\d{4}))?")
@@ -78,10 +79,12 @@ def _stamp(
         parts = (*date, hour, minute, min(second, 59))
         if zone is None:
             return time.mktime((*parts, 0, 0, -1))
+        from calendar import timegm  # zoned stamps only: a syslog replay starts without it
+
         if zone == b"Z":
-            return float(calendar.timegm(parts))
+            return float(timegm(parts))
         digits = zone[1:].replace(b":", b"")
         offset = int(digits[:2]) * 3600 + int(digits[2:4]) * 60
-        return float(calendar.timegm(parts)) - (offset if zone[:1] == b"+" else -offset)
+        return float(timegm(parts)) - (offset if zone[:1] == b"+" else -offset)
     except (ValueError, OverflowError):
         return None

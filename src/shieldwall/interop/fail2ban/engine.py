@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from shieldwall.interop.fail2ban.digits import AS_ZERO, digit_blind
@@ -144,7 +145,11 @@ class FilterEngine:
             holds = self._holds
             picked = [i for i, z in enumerate(zeroed) if holds[z]]
             self.candidates += len(picked)
-            return self._run(((base + i + 1, raws[i], zeroed[i]) for i in picked), now)
+            if len(picked) < 2:  # itemgetter of one index gives the item, not a tuple
+                return self._run([(base + i + 1, raws[i], zeroed[i]) for i in picked], now)
+            pick = itemgetter(*picked)
+            numbers = map((base + 1).__add__, picked)
+            return self._run(zip(numbers, pick(raws), pick(zeroed), strict=True), now)
         if literals is not None:  # never with a multi-line buffer
             ends = literal_line_ends(chunk, scan_plan(literals))
         elif definition.prefilter is not None:

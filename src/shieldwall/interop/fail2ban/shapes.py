@@ -141,6 +141,8 @@ class Shapes:
             ):
                 continue  # no line of the shape holds a literal it needs
             if index not in self.blind:
+                if literals is not None and not any(_DIGIT.search(lit) for lit in literals):
+                    literals = None  # the shape holds one: so does each of its lines
                 found.append((index, search, literals, alt_names, None))
                 continue
             m = search(buf)
