@@ -278,66 +278,22 @@ def test_heads_are_forgotten_when_another_template_takes_over() -> None:
 # -- connection ids: a new id's users become a set when its second line comes ---------
 
 
-def _reference_merge(cache: dict[str, Any], mlfid: str, fail: dict[str, Any], when: float) -> dict[str, Any]:  # fmt: skip
-    """fail2ban's ``_mergeFailure`` as it reads, users always kept as a set."""
-    entry = cache.get(mlfid)
-    if entry is not None and entry[0] + 300.0 < when:
-        del cache[mlfid]
-        entry = None
-    gained = fail.get("mlfgained")
-    if gained and not fail.get("nofail"):
-        fail["nofail"] = gained
-    forget = fail.pop("mlfforget", None)
-    user = fail.get("user")
-    users = None
-    if entry is not None:
-        groups = entry[1]
-        users = groups.get("users")
-        if user:
-            if not users:
-                users = groups["users"] = set()
-            users.add(user)
-        groups.pop("nofail", None)
-        groups.pop("mlfgained", None)
-        if gained:
-            groups.pop("mlfpending", None)
-        groups.update({k: v for k, v in fail.items() if v is not None})
-        fail = groups
-        if forget:
-            cache.pop(mlfid, None)
-    elif not forget:
-        if user:
-            users = fail["users"] = {user}
-        if len(cache) >= 100:
-            del cache[next(iter(cache))]
-        cache[mlfid] = (when, fail)
-    if fail.pop("mlfpending", 0) or (users and len(users) > 1):
-        fail.pop("nofail", None)
-        fail.pop("mlfgained", None)
-    return fail
-
-
-_GROUPS = st.fixed_dictionaries(
-    {
-        "ip4": st.sampled_from([None, "192.0.2.1", "192.0.2.2"]),
-        "user": st.sampled_from([None, "", "root", "admin"]),
-        "nofail": st.sampled_from([None, "x"]),
-        "mlfforget": st.sampled_from([None, None, None, "y"]),
-        "mlfgained": st.sampled_from([None, None, None, "Accepted"]),
-    }
-)
-
-
-@settings(max_examples=300, deadline=None, database=None)
-@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), _GROUPS), max_size=30))
-def test_connection_ids_merge_as_fail2ban_does(lines: list[tuple[str, dict[str, Any]]]) -> None:
+def test_a_second_user_on_a_connection_makes_its_helper_line_a_failure() -> None:
+    """fail2ban counts a helper line (``nofail``) of a connection that tried two users;
+    the first user now waits in the first line's groups until the second line comes."""
     ids = ConnectionIds()
-    cache: dict[str, Any] = {}
-    for number, (mlfid, groups) in enumerate(lines, 1):
-        ours = ids.merge(mlfid, dict(groups), number, 1000.0 + number)
-        theirs = _reference_merge(cache, mlfid, dict(groups), 1000.0 + number)
-        read = ("ip4", "user", "nofail", "mlfgained", "mlfpending")  # what a failure is made of
-        assert {k: ours.get(k) for k in read} == {k: theirs.get(k) for k in read}
+    first = ids.merge("id", {"user": "root", "ip4": "192.0.2.1", "nofail": None}, 1, 1000.0)
+    assert "users" not in first and first["ip4"] == "192.0.2.1"
+    second = ids.merge("id", {"user": "admin", "ip4": None, "nofail": "x"}, 2, 1001.0)
+    assert second["users"] == {"root", "admin"}
+    assert second.get("nofail") is None  # two users: counted
+    assert second["ip4"] == "192.0.2.1"  # the host the connection gave first
+    ids.merge("other", {"user": "root", "ip4": "192.0.2.2", "nofail": None}, 3, 1002.0)
+    again = ids.merge("other", {"user": "root", "ip4": None, "nofail": "x"}, 4, 1003.0)
+    assert again.get("nofail") == "x"  # one user: still a helper line
+    empty = ids.merge("third", {"user": "", "ip4": "192.0.2.3"}, 5, 1004.0)
+    assert "users" not in empty
+    assert ids.merge("third", {"user": "root", "ip4": None}, 6, 1005.0)["users"] == {"root"}
 
 
 def test_zeroed_keys_read_every_digit_as_zero() -> None:

@@ -31,6 +31,8 @@ from shieldwall.interop.fail2ban.scan import (
 from shieldwall.interop.fail2ban.shapes import (
     MAX_SHAPE,
     MAX_SHAPES,
+    MISSING,
+    Entry,
     Holds,
     Line,
     Run,
@@ -181,6 +183,7 @@ class FilterEngine:
         dates = self.definition.dates
         locate = dates.locate
         heads = dates.heads(now)
+        undated = self._undated
         check_all = self.check_all
         settle = self._settle
         kept = shapes.kept
@@ -190,21 +193,7 @@ class FilterEngine:
             if not line:
                 continue
             found = heads.get(line[:17])  # a syslog head seen before: its date, unread
-            if found is None:
-                found = locate(line, now)
-            start = end = 0
-            if found is None:
-                when = self._last_time
-            else:
-                start, end, when = found
-                if start == 0:  # the date text leaves the line, as in fail2ban
-                    line = line[end:]
-                elif start != end:
-                    line = line[:start] + line[end:]
-                if when is None:
-                    when = self._last_time
-                else:
-                    self._last_time = when
+            line, start, end, when = undated(line, locate(line, now) if found is None else found)
             # the line's shape: its digits read as 0 (its bytes' when they are its text)
             if zeroed is not None and raw.isascii():
                 key = zeroed[end:] if start == 0 else zeroed[:start] + zeroed[end:]
@@ -212,9 +201,10 @@ class FilterEngine:
                 key = line.encode().translate(AS_ZERO)
             else:
                 key = None
+            entry: Entry | None
             if key is not None and len(key) <= MAX_SHAPE:
-                entry = kept.get(key, kept)
-                if entry is kept:
+                entry = kept.get(key, MISSING)
+                if entry is MISSING:
                     entry, same = make(line)
                     if same:
                         if len(kept) >= MAX_SHAPES:
@@ -229,7 +219,7 @@ class FilterEngine:
             ignored = False
             buf = None
             for index, search, literals, alt_names, values in rules:
-                if search is None:
+                if values is not None:
                     if late:
                         ignored = True
                         if not check_all:
@@ -255,9 +245,9 @@ class FilterEngine:
                             break
                         continue
                     fail = m.groupdict()
-                    for key, name in alt_names:
-                        if fail[key] and not fail.get(name):
-                            fail[name] = fail[key]
+                    for alt, name in alt_names:
+                        if fail[alt] and not fail.get(name):
+                            fail[name] = fail[alt]
                     for name, value in materialise(pref_values, line).items():
                         if name not in fail:
                             fail[name] = value
@@ -270,6 +260,24 @@ class FilterEngine:
             if failures or ignored:
                 results.append(new(LineResult, (number, when, failures, ignored)))
         return results
+
+    def _undated(
+        self, line: str, found: tuple[int, int, float | None] | None
+    ) -> tuple[str, int, int, float | None]:
+        """(``line`` without the date text ``found`` there, where that was, its time): the
+        date text leaves the line, as in fail2ban; a line without a date (or with no
+        valid one) takes the time of the last line that had one."""
+        if found is None:
+            return line, 0, 0, self._last_time
+        start, end, when = found
+        if start == 0:
+            line = line[end:]
+        elif start != end:
+            line = line[:start] + line[end:]
+        if when is None:
+            return line, start, end, self._last_time
+        self._last_time = when
+        return line, start, end, when
 
     def _settle(
         self, index: int, fail: dict[str, Any], number: int, when: float | None, now: float
@@ -297,6 +305,7 @@ class FilterEngine:
         results: list[LineResult] = []
         definition = self.definition
         locate = definition.dates.locate
+        undated = self._undated
         prefregex = definition.prefregex
         ignoreregex = definition.ignoreregex
         ignore_early = self._ignore_early
@@ -311,19 +320,7 @@ class FilterEngine:
             line = line.rstrip("\r\n")
             if not line:
                 continue
-            found = locate(line, now)
-            if found is None:
-                when = self._last_time
-            else:
-                start, end, when = found
-                if start == 0:  # the date text leaves the line, as in fail2ban
-                    line = line[end:]
-                elif start != end:
-                    line = line[:start] + line[end:]
-                if when is None:
-                    when = self._last_time
-                else:
-                    self._last_time = when
+            line, _, _, when = undated(line, locate(line, now))
             buf = line + "\n" if buffer is None else buffer.add(line)
             if ignore_early and _any_match(ignoreregex, buf):
                 continue

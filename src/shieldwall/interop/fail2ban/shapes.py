@@ -46,6 +46,7 @@ Entry = tuple[tuple[Found, ...], tuple[int, int] | None, Values, bool]
 #: with every digit read as 0 (None: not known).
 Line = tuple[int, bytes, "bytes | None"]
 
+MISSING: Any = object()  # what a memo lookup gives for a shape not seen
 MAX_SHAPE = 1024  # longer lines are matched on their own, never kept
 MAX_SHAPES = 16384
 _NO_VALUES: Values = ({}, ())
