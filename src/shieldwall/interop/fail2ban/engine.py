@@ -7,7 +7,9 @@ is tried only against the failregexes that can match its first character and who
 literals it holds (:mod:`.dispatch`). Multi-line connection ids (``<F-MLFID>``,
 ``<F-NOFAIL>``, ``<F-MLFFORGET>``, ``<F-MLFGAINED>``) are merged as fail2ban merges
 them (:mod:`.mlfid`). A filter with ``maxlines`` > 1 runs its failregexes over its last
-lines joined, as fail2ban's line buffer does (:mod:`.multiline`).
+lines joined, as fail2ban's line buffer does (:mod:`.multiline`). A single-line filter
+whose regexes cannot tell digits apart runs them once per shape of line (:mod:`.shapes`,
+:mod:`.digits`), and tests each shape for the prefilter's literals once.
 """
 
 from __future__ import annotations
@@ -129,7 +131,7 @@ class FilterEngine:
         if (
             self._shapes is not None
             and literals is not None
-            and not any(lit.translate(AS_ZERO) != lit or b"0" in lit for lit in literals)
+            and not any(b"0" in lit.translate(AS_ZERO) for lit in literals)  # no digit
         ):
             self._holds = Holds(literals)
 
@@ -225,9 +227,7 @@ class FilterEngine:
                         if not check_all:
                             break
                         continue
-                    fail = values[0].copy()  # the shape's groups, with this line's digits
-                    for name, at, to in values[1]:
-                        fail[name] = line[at:to]
+                    fail = materialise(values, line)  # the shape's groups, this line's digits
                 else:  # a failregex that is not digit-blind: run on the line itself
                     if buf is None:
                         if content_at is None:

@@ -110,9 +110,9 @@ class Shapes:
         if self.ignore_early and _any(self.ignore, buf):
             return None, True
         content_at: tuple[int, int] | None = None
-        pref_values: Values | None = _NO_VALUES
+        pref_values: Values = _NO_VALUES
         base, limit = 0, len(text)
-        pm = None
+        alone = False  # an entry for this line only: its failregexes run on it
         if self.prefregex is not None:
             pm = self.prefregex.search(buf)
             if pm is None:
@@ -120,31 +120,32 @@ class Shapes:
             group = self.content_group
             content = pm.group(group)
             names = [n for n in self.prefregex.groupindex if n != "content"]
-            pref_values = values(
-                {n: pm.group(n) for n in names}, {n: pm.span(n) for n in names}, 0, len(text)
-            )
+            pref_groups = {n: pm.group(n) for n in names}
+            spans = {n: pm.span(n) for n in names}
+            kept_values = values(pref_groups, spans, 0, len(text))
+            if kept_values is None:  # a group holding a digit reaches into the line break
+                kept_values, alone = (pref_groups, ()), True
+            pref_values = kept_values
             if content:
                 buf = content + "\n"
                 content_at = pm.span(group)
                 base, limit = content_at[0], len(content)
-        if pref_values is None:
-            return self._alone(text, pm, content_at), False
         by_first = self.by_first
         rules = self.by_other if by_first is None else by_first.get(buf[0], self.by_other)
         found: list[Found] = []
-        kept = True
+        kept = not alone
         for run in rules:
             index, search, literals, alt_names = run
+            blind = index in self.blind and not alone
+            gate_reads_digits = literals is not None and any(_DIGIT.search(x) for x in literals)
             if (
                 literals is not None
                 and not any(literal in buf for literal in literals)
-                and (index in self.blind or not any(_DIGIT.search(lit) for lit in literals))
+                and (blind or not gate_reads_digits)
             ):
                 continue  # no line of the shape holds a literal it needs
-            if index not in self.blind:
-                if literals is not None and not any(_DIGIT.search(lit) for lit in literals):
-                    literals = None  # the shape holds one: so does each of its lines
-                found.append((index, search, literals, alt_names, None))
+            if not blind:  # run on each line; its gate too when the gate reads digits
+                found.append((index, search, literals if gate_reads_digits else None, alt_names, None))  # fmt: skip
                 continue
             m = search(buf)
             if m is None:
@@ -168,18 +169,6 @@ class Shapes:
             found.append((index, None, None, None, (fixed, varying)))
         late = bool(found) and bool(self.ignore) and _any(self.ignore, buf)
         return (tuple(found), content_at, pref_values, late), kept
-
-    def _alone(self, text: str, pm: Any, content_at: tuple[int, int] | None) -> Entry:
-        """The entry of a line whose prefregex groups reach into the added line break:
-        its failregexes run on it, its prefregex groups are its own."""
-        groups = {n: pm.group(n) for n in self.prefregex.groupindex if n != "content"}  # type: ignore[union-attr]
-        rules = self.by_other
-        buf = text + "\n" if content_at is None else text[content_at[0] : content_at[1]] + "\n"
-        if self.by_first is not None:
-            rules = self.by_first.get(buf[0], self.by_other)
-        late = bool(self.ignore) and _any(self.ignore, buf)
-        found = tuple((index, search, lits, alts, None) for index, search, lits, alts in rules)
-        return found, content_at, (groups, ()), late
 
 
 class Holds(dict[bytes, bool]):
