@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +226,35 @@ def test_a_caller_that_goes_away_does_not_lose_its_batch(leader: Leadership) -> 
     assert sec.store.last_event_id() == sec.stream.last_id
     assert _stored_signals(sec) == BATCH
     assert sec.identities["alpha"].last_seq == 77
+
+
+def test_a_batch_recorded_whose_answer_was_lost_is_streamed_and_not_taken_twice(
+    leader: Leadership, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sec = leader.sec
+    handed = sec.store.commit_later
+    before = sec.stream.last_id
+
+    def answer_lost(tail: Any) -> Any:  # the server commits; its answer is cut off
+        future = handed(tail)
+        future.result()
+        lost: Future[Any] = Future()
+        lost.set_exception(psycopg.OperationalError("server closed the connection unexpectedly"))
+        return lost
+
+    monkeypatch.setattr(sec.store, "commit_later", answer_lost)
+
+    async def scenario() -> tuple[Pending, int]:
+        begun = _begin(sec, "alpha", 0)
+        await begun[0].committed()
+        sec.settle()
+        return begun
+
+    pending, seq = asyncio.run(scenario())
+    assert isinstance(pending.error, StoreFailure)
+    assert sec.store.last_event_id() > before, "the batch was recorded with its events"
+    assert sec.stream.last_id == sec.store.last_event_id(), "and they are streamed"
+    assert state(sec) == _replayed(store_url, sec)
+    # Its number is taken: the member's resend is refused as a replay (hub/auth.py).
+    assert sec.identities["alpha"].last_seq == seq
+    assert _stored_signals(sec) == BATCH

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -81,3 +82,36 @@ def test_a_short_replay_is_done_at_once(hub: Hub, member: SigningKey) -> None:
         assert not hub.sec._stale and hub.sec.stats.council_rebuilds == 1
         assert hub.sec.store.checkpoints() == [], "no checkpoint needed"
         assert http.post("/v1/signals", **_signed(hub, member, "alpha", 7, **batch)).is_success
+
+
+def test_a_commit_that_landed_but_was_reported_failed_is_streamed(
+    hub: Hub, member: SigningKey
+) -> None:
+    store = hub.sec.store
+    handed = store.commit_later
+    cut: list[int] = []
+
+    def answer_lost(tail: Any) -> Any:  # the server commits; the answer never comes back
+        future = handed(tail)
+        if cut:
+            return future
+        cut.append(1)
+        future.result()  # recorded
+        lost: Future[Any] = Future()
+        lost.set_exception(sqlite3.OperationalError("server closed the connection unexpectedly"))
+        return lost
+
+    store.commit_later = answer_lost
+    before = hub.sec.stream.last_id
+    batch = {"signals": [_signal(hub, "203.0.113.44")]}
+    with TestClient(create_app(hub.sec, ticker=False), base_url="http://hub.test") as http:
+        answer = http.post("/v1/signals", **_signed(hub, member, "alpha", 7, **batch))
+        assert answer.status_code == 503, answer.text
+    assert cut, "the commit was cut"
+    stored = [(i, kind, body) for i, _at, kind, body in store.events_after(before, 1000)]
+    assert stored, "the batch opened a consultation, recorded with its event"
+    streamed = [(e.id, e.kind, e.body) for e in hub.sec.stream.since(before, 1000)]
+    assert streamed == stored, "what the store holds is streamed"
+    assert hub.sec.stream.last_id == store.last_event_id()
+    assert hub.sec.identities["alpha"].last_seq == 7, "the number was taken with the batch"
+    assert len(hub.sec.council.consultations(hub.clock())) == 1

@@ -175,6 +175,25 @@ class Secretariat(Committing, Recovery, ReplicaInputs):
             self.council, self.identities, self.externals = kept
             raise
         self._stale = False
+        self._publish_landed()
+
+    def _publish_landed(self) -> None:
+        """Stream what a commit whose answer was lost had recorded all the same.
+
+        A connection cut just after the server committed fails the input on the hub's
+        side while its events are in the store: the rebuilt council holds them, and so
+        must the stream and the interop indexes, or members would never be told.
+        """
+        stream = self.stream
+        landed = 0
+        while events := self._backfill(stream.last_id, stream.chunk):
+            self._announce(events)
+            landed += len(events)
+        if landed:
+            log.warning(
+                "a commit reported as failed had been recorded: its %d events are published",
+                landed,
+            )
 
     def _store_outcome(self, outcome: Outcome, consultations: list[str]) -> list[int]:
         s = self.store
