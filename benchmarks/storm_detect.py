@@ -40,7 +40,7 @@ def _shieldwall() -> list[str]:
     script = Path(sys.executable).parent / "shieldwall"
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from shieldwall.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "from shieldwall.cli import script; script()"]
 
 
 # Runs one command and prints its wall time and peak RSS. A child's ``ru_maxrss`` starts

@@ -1,5 +1,3 @@
-import sys
+from shieldwall.cli import script
 
-from shieldwall.cli import main
-
-sys.exit(main())
+script()

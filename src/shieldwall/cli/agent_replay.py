@@ -16,6 +16,7 @@ from typing import Any
 
 from shieldwall.agent.detect import SCENARIOS, DetectConfig, DetectionEngine, Offence
 from shieldwall.agent.detect.prefixes import check_length
+from shieldwall.agent.gc_pace import pace_for_logs
 from shieldwall.agent.lines import replay_chunks
 from shieldwall.cli.common import CLIError, console
 
@@ -53,7 +54,7 @@ def add_parser(actions: Any) -> None:
     )
     p.add_argument("--member", default="replay", help="member name in the printed signals")
     p.add_argument("--json", action="store_true", help="JSON lines on stdout")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, leave_at_once=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         check_length(args.prefix_v4, "--prefix-v4", 4)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    pace_for_logs()
     now = time.time()
     out = sys.stdout
     emit = args.json

@@ -42,11 +42,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from shieldwall.agent.config import load_agent_config
     from shieldwall.agent.daemon import Agent
     from shieldwall.agent.enforce.factory import make_enforcer
+    from shieldwall.agent.gc_pace import pace_for_logs
     from shieldwall.agent.outbox import Outbox
     from shieldwall.client import HubClient
     from shieldwall.signing import SigningKey
 
     logs.configure(args.log_level, args.log_format)
+    pace_for_logs()
     stamp = not logs.under_journal()  # the journal stamps each line itself
     try:
         config = load_agent_config(args.config)

@@ -156,8 +156,9 @@ class DetectionEngine:
     ) -> list[tuple[int, Offence]]:
         """The hits ``keys`` of the scenarios read line by line, in line order: the
         offences, each with its ``line << SHIFT | scenario`` key."""
-        offences: list[tuple[int, Offence]] = []
         plans = self._plans
+        # each table's events, counted with one call after the loop
+        pending: list[list[tuple[bytes, float, int]]] = [[] for _ in plans]
         record = self.record_events
         events = self.events
         stamps = self._stamps
@@ -179,7 +180,7 @@ class DetectionEngine:
                     counted = start
                 line = chunk[start : ends[start]]
                 parsed = stamped = False
-            name, pattern, check, table = plans[key & MASK]
+            name, pattern, check, _ = plans[key & MASK]
             if pattern is not None:  # a syslog line
                 if len(line) <= SYSLOG_SCAN:
                     m = pattern.search(line)
@@ -212,10 +213,15 @@ class DetectionEngine:
             hits += 1
             if record:
                 events.append(Event(number, name, source.decode("ascii", "replace"), when))
-            offence = table.add(source, when, number)
-            if offence is not None:
-                offences.append((number << SHIFT | key & MASK, offence))
+            pending[key & MASK].append((source, when, number))
         self.hits += hits
+        offences: list[tuple[int, Offence]] = []
+        for index, (plan, batch) in enumerate(zip(plans, pending, strict=True)):
+            if batch:
+                raised = plan[3].add_all(batch)
+                offences += [(number << SHIFT | index, o) for number, o in raised]
+        if len(plans) > 1:
+            offences.sort(key=_first)  # in line order, as one pass over the lines gives
         return offences
 
 

@@ -76,31 +76,16 @@ class FilterDetector:
 
     def feed(self, chunk: bytes, now: float, matches: list[Match] | None = None) -> list[Offence]:
         """Offences from a chunk of complete lines; matched lines go to ``matches``."""
-        offences: list[Offence] = []
-        ignore = self._ignore if len(self._ignore) else None
-        add = self.table.add
-        for result in self.engine.feed(chunk, now):
-            if result.ignored:
-                continue
-            host = None  # LineResult.host, read here without a property call per line
-            for failure in result.failures:
-                host = failure.host
-                if host is not None:
-                    break
-            if host is None:  # also: no failure at all (LineResult.matched is false)
-                continue
-            if ignore is not None and _ignored(ignore, host):
-                self.ignored += 1
-                continue
-            when = result.time
-            if when is None:
-                when = now
-            if matches is not None:
-                matches.append(Match(result.line, host, when))
-            offence = add(host.encode("ascii", "replace"), when, result.line)
-            if offence is not None:
-                offences.append(offence)
-        return offences
+        counted = self.engine.count(chunk, now)
+        if len(self._ignore):
+            ignore = self._ignore
+            kept = [c for c in counted if not _ignored(ignore, c[0])]
+            self.ignored += len(counted) - len(kept)
+            counted = kept
+        if matches is not None:
+            matches += [Match(number, host, when) for host, when, number in counted]
+        events = [(host.encode("ascii", "replace"), when, number) for host, when, number in counted]
+        return [offence for _, offence in self.table.add_all(events)]
 
 
 def _ignored(ignore: AddressSet, host: str) -> bool:

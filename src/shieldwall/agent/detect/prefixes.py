@@ -80,33 +80,51 @@ class PrefixTable:
     def dropped(self) -> int:
         return self.addresses.dropped + self.prefixes.dropped
 
-    def add(self, key: bytes, when: float, line: int) -> Offence | None:
-        offence = self.addresses.add(key, when, line)
-        held = _prefix_of(key, self.prefix_v6, self.prefix_v4)
-        if held is None:  # not an address, or its family is counted per address
-            return offence
-        address, prefix = held
-        spread = self.spread.get(prefix)
-        if spread is None:
-            if len(self.spread) >= self.max_spread:
-                for old in list(self.spread)[: self.max_spread // 2]:
-                    del self.spread[old]
-            spread = self.spread[prefix] = {}
-        if address in spread or len(spread) < SPREAD_KEPT:
-            spread[address] = when
-        wide = self.prefixes.add(prefix, when, line)
-        if wide is None:
-            return offence
-        del self.spread[prefix]
-        # addresses seen since the prefix bucket last started from empty, or a prefix
-        # the alliance has on alert (its reporter named the prefix: so does this member)
-        if sum(1 for at in spread.values() if at >= wide.first_seen) > 1 or self._alerted(prefix):
-            return wide
-        return offence  # one address: its own bucket reports it, not its prefix
+    def add_all(self, events: list[tuple[bytes, float, int]]) -> list[tuple[int, Offence]]:
+        """Count each ``(key, when, line)`` per address and per prefix, one line an event:
+        the offences, each with its line, in line order.
+
+        The two bucket tables count apart (one call each); then one pass over the events
+        keeps each prefix's addresses as they came and, where its bucket overflowed,
+        tells whether the prefix or the address speaks. What a prefix remembers never
+        changes how its bucket fills, so counting first and reading it after is the same
+        as doing both event by event."""
+        own = dict(self.addresses.add_all(events))
+        held: list[tuple[bytes, bytes, float, int]] = []
+        for key, when, line in events:
+            found = _prefix_of(key, self.prefix_v6, self.prefix_v4)
+            if found is not None:  # else not an address, or a family counted per address
+                held.append((*found, when, line))
+        wide = dict(self.prefixes.add_all([(prefix, when, line) for _, prefix, when, line in held]))
+        spreads = self.spread
+        for address, prefix, when, line in held:
+            spread = spreads.get(prefix)
+            if spread is None:
+                if len(spreads) >= self.max_spread:
+                    for old in list(spreads)[: self.max_spread // 2]:
+                        del spreads[old]
+                spread = spreads[prefix] = {}
+            if address in spread or len(spread) < SPREAD_KEPT:
+                spread[address] = when
+            offence = wide.get(line)
+            if offence is None:
+                continue
+            del spreads[prefix]
+            # addresses seen since the prefix bucket last started from empty, or a prefix
+            # the alliance has on alert (its reporter named the prefix: so does this member)
+            first = offence.first_seen
+            if sum(1 for at in spread.values() if at >= first) > 1 or self._alerted(prefix):
+                own[line] = offence
+            # else one address: its own bucket reports it (if it overflowed), not its prefix
+        return sorted(own.items(), key=_line)
 
     def _alerted(self, prefix: bytes) -> bool:
         watch = self.prefixes.watch
         return watch is not None and watch(prefix) is not None
+
+
+def _line(item: tuple[int, Offence]) -> int:
+    return item[0]
 
 
 @lru_cache(maxsize=4096)

@@ -59,15 +59,14 @@ def scan_chunk(
     Returns the offences with the number of the line that raised each, and the number
     of hits; ``found(line, source, time)`` is told of every hit when given."""
     count, rfind, find = chunk.count, chunk.rfind, chunk.find
-    add = table.add
     syslog = stamps.syslog
-    offences: list[tuple[int, Offence]] = []
+    events: list[tuple[bytes, float, int]] = []
+    event = events.append
     counted = 0
     number = base + 1  # number of the line starting at ``counted``
     last_start = -1
     last_key = b"\n"  # no stamp key holds a line break
     when = now
-    hits = 0
     for m in pattern.finditer(chunk):
         pos = m.start()
         start = rfind(b"\n", 0, pos) + 1
@@ -97,10 +96,7 @@ def scan_chunk(
                 when = now if stamp is None else stamp
         if source[0] == 58 and source.startswith(MAPPED) and b"." in source:  # 58: ":"
             source = source[7:]  # IPv4-mapped IPv6: the IPv4 attacker
-        hits += 1
         if found is not None:
             found(number, source, when)
-        offence = add(source, when, number)
-        if offence is not None:
-            offences.append((number, offence))
-    return offences, hits
+        event((source, when, number))
+    return table.add_all(events), len(events)

@@ -15,14 +15,16 @@ whose regexes cannot tell digits apart runs them once per shape of line (:mod:`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from itertools import compress
 from operator import itemgetter
 from typing import Any, NamedTuple
 
 from shieldwall.interop.fail2ban.digits import AS_ZERO, digit_blind
 from shieldwall.interop.fail2ban.dispatch import first_chars, gate, rule_table
 from shieldwall.interop.fail2ban.filter import FilterDefinition
-from shieldwall.interop.fail2ban.mlfid import ConnectionIds
+from shieldwall.interop.fail2ban.groups import materialise
+from shieldwall.interop.fail2ban.mlfid import MLFID_CACHE_SIZE, ConnectionIds
 from shieldwall.interop.fail2ban.multiline import LineBuffer
 from shieldwall.interop.fail2ban.scan import (
     literal_line_ends,
@@ -39,7 +41,6 @@ from shieldwall.interop.fail2ban.shapes import (
     Line,
     Run,
     Shapes,
-    materialise,
 )
 
 
@@ -67,6 +68,10 @@ class LineResult(NamedTuple):
             if failure.host is not None:
                 return failure.host
         return None
+
+
+#: A line a jail counts: its host, its time, its number (:meth:`FilterEngine.count`).
+Counted = tuple[str, float, int]
 
 
 class FilterEngine:
@@ -123,7 +128,7 @@ class FilterEngine:
             )
             self._shapes = Shapes(
                 pref, self._content, [i.regex for i in definition.ignoreregex],
-                self._ignore_early, self._by_first, self._by_other, blind,
+                self._ignore_early, self._by_first, self._by_other, blind, check_all,
             )  # fmt: skip
         # The prefilter as a test of each line's shape, when no literal holds a digit.
         literals = definition.prefilter_literals
@@ -137,23 +142,46 @@ class FilterEngine:
 
     def feed(self, chunk: bytes, now: float, first_line: int | None = None) -> list[LineResult]:
         """Process ``chunk`` (complete lines); ``now`` dates year-less timestamps."""
+        return self._run(self._select(chunk, first_line), now, None)  # type: ignore[return-value]
+
+    def count(self, chunk: bytes, now: float, first_line: int | None = None) -> list[Counted]:
+        """:meth:`feed`, told as a jail counts it: for each line that is a failure (not
+        ignored, a host given), its host, time (``now`` when it has none) and number.
+        The same work as ``feed``, without a record made per line."""
+        return self._run(self._select(chunk, first_line), now, now)  # type: ignore[return-value]
+
+    def process_line(self, line: str, number: int, now: float) -> LineResult | None:
+        """One line (its line break may stay) as line ``number`` of the stream."""
+        text = _text(line.encode("utf-8", "surrogatepass").rstrip(b"\r\n"))
+        results = self._run(((number, text, None),), now, None)
+        return results[0] if results else None  # type: ignore[return-value]
+
+    def _select(self, chunk: bytes, first_line: int | None) -> Iterable[Line]:
+        """The lines of ``chunk`` a failregex may match (the prefilter's), numbered."""
         base = self.lines if first_line is None else first_line - 1
         definition = self.definition
         literals = definition.prefilter_literals
         if self._holds is not None:
-            # Each line and its shape in two C calls, each shape tested for a literal once:
-            # cheaper than scanning the chunk for each literal when most lines are hits.
+            # Each line and its shape in a few C calls, each shape tested for a literal
+            # once: cheaper than scanning the chunk for each literal when most lines are
+            # hits. A line break is never part of a byte sequence UTF-8 cannot decode, so
+            # the chunk's text splits into the same lines as its bytes.
             self.lines = base + chunk.count(b"\n") + (chunk[-1:] not in (b"\n", b""))
-            raws = chunk.split(b"\n")
             zeroed = chunk.translate(AS_ZERO).split(b"\n")
-            holds = self._holds
-            picked = [i for i, z in enumerate(zeroed) if holds[z]]
+            picked = list(compress(range(len(zeroed)), map(self._holds.__getitem__, zeroed)))
             self.candidates += len(picked)
+            if not picked:
+                return ()
+            texts = chunk.decode("utf-8", "replace").split("\n")
+            if b"\r" in chunk:  # lines ending CRLF: the text without it, the shape with
+                texts = [t.rstrip("\r") for t in texts]
+            if not chunk.isascii():  # a line's zeroed bytes stand for its text if ASCII
+                zeroed = [z if z.isascii() else None for z in zeroed]  # type: ignore[misc]
             if len(picked) < 2:  # itemgetter of one index gives the item, not a tuple
-                return self._run([(base + i + 1, raws[i], zeroed[i]) for i in picked], now)
+                return [(base + i + 1, texts[i], zeroed[i]) for i in picked]
             pick = itemgetter(*picked)
             numbers = map((base + 1).__add__, picked)
-            return self._run(zip(numbers, pick(raws), pick(zeroed), strict=True), now)
+            return zip(numbers, pick(texts), pick(zeroed), strict=True)
         if literals is not None:  # never with a multi-line buffer
             ends = literal_line_ends(chunk, scan_plan(literals))
         elif definition.prefilter is not None:
@@ -162,103 +190,144 @@ class FilterEngine:
             self.lines = base + chunk.count(b"\n") + (chunk[-1:] not in (b"\n", b""))
             raws = chunk.splitlines()
             self.candidates += len(raws)
-            return self._run(((base + i, raw, None) for i, raw in enumerate(raws, 1)), now)
+            return ((base + i, _text(raw), None) for i, raw in enumerate(raws, 1))
         numbered, self.lines = numbered_lines(chunk, ends, base)
         self.candidates += len(numbered)
-        return self._run(numbered, now)
+        return ((n, _text(raw), None) for n, raw, _ in numbered)
 
-    def process_line(self, line: str, number: int, now: float) -> LineResult | None:
-        """One line (its line break may stay) as line ``number`` of the stream."""
-        results = self._run(((number, line.encode("utf-8", "surrogatepass"), None),), now)
-        return results[0] if results else None
-
-    def _run(self, lines: Iterable[Line], now: float) -> list[LineResult]:
+    def _run(
+        self, lines: Iterable[Line], now: float, counting: float | None
+    ) -> list[LineResult] | list[Counted]:
+        """The lines' results; with ``counting`` (the time of an undated line), what a
+        jail counts of them (see :meth:`count`)."""
         if self._shapes is not None:
-            return self._run_shapes(lines, now, self._shapes)
-        return self._run_each(((n, raw.decode("utf-8", "replace")) for n, raw, _ in lines), now)
+            return self._run_shapes(lines, now, self._shapes, counting)
+        return self._run_each(((n, text) for n, text, _ in lines), now, counting)
 
-    def _run_shapes(self, lines: Iterable[Line], now: float, shapes: Shapes) -> list[LineResult]:
+    def _run_shapes(
+        self, lines: Iterable[Line], now: float, shapes: Shapes, counting: float | None
+    ) -> list[Any]:
         """The lines in order: date, what the regexes found for the line's shape (or
         run on it), connection ids. The one loop over every line of a single-line
-        filter, with what it needs in local names."""
-        results: list[LineResult] = []
+        filter, with what it needs in local names and the date taken out inline (as
+        :meth:`_undated` does)."""
+        results: list[Any] = []
+        append = results.append
         dates = self.definition.dates
         locate = dates.locate
         heads = dates.heads(now)
-        undated = self._undated
+        last = self._last_time
         check_all = self.check_all
         settle = self._settle
         kept = shapes.kept
         make = shapes.entry
-        for number, raw, zeroed in lines:
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            if not line:
-                continue
-            found = heads.get(line[:17])  # a syslog head seen before: its date, unread
-            line, start, end, when = undated(line, locate(line, now) if found is None else found)
-            # the line's shape: its digits read as 0 (its bytes' when they are its text)
-            if zeroed is not None and raw.isascii():
-                key = zeroed[end:] if start == 0 else zeroed[:start] + zeroed[end:]
-            elif line.isascii():
-                key = line.encode().translate(AS_ZERO)
-            else:
-                key = None
-            entry: Entry | None
-            if key is not None and len(key) <= MAX_SHAPE:
-                entry = kept.get(key, MISSING)
-                if entry is MISSING:
-                    entry, same = make(line)
-                    if same:
-                        if len(kept) >= MAX_SHAPES:
-                            kept.clear()
-                        kept[key] = entry
-            else:
-                entry, _ = make(line)
-            if entry is None:
-                continue
-            rules, content_at, pref_values, late = entry
-            failures: tuple[Failure, ...] = ()
-            ignored = False
-            buf = None
-            for index, search, literals, alt_names, values in rules:
-                if values is not None:
-                    if late:
-                        ignored = True
-                        if not check_all:
-                            break
+        known = self._ids.known
+        try:
+            for number, line, zeroed in lines:
+                if not line:
+                    continue
+                found = heads.get(line[:17])  # a syslog head seen before: its date, unread
+                if found is None:
+                    found = locate(line, now)
+                if found is None:  # no date: the time of the last line that had one
+                    start = end = 0
+                    when = last
+                else:
+                    start, end, when = found
+                    if start == 0:
+                        line = line[end:]
+                    elif start != end:
+                        line = line[:start] + line[end:]
+                    if when is None:
+                        when = last
+                    else:
+                        last = when
+                # the line's shape: its digits read as 0 (its bytes' when they are its text)
+                if zeroed is not None:
+                    key = zeroed[end:] if start == 0 else zeroed[:start] + zeroed[end:]
+                elif line.isascii():
+                    key = line.encode().translate(AS_ZERO)
+                else:
+                    key = None
+                entry: Entry | None
+                if key is not None and len(key) <= MAX_SHAPE:
+                    entry = kept.get(key, MISSING)
+                    if entry is MISSING:
+                        entry, same = make(line)
+                        if same:
+                            if len(kept) >= MAX_SHAPES:
+                                kept.clear()
+                            kept[key] = entry
+                else:
+                    entry, _ = make(line)
+                if entry is None:
+                    continue
+                fast = entry[4]
+                if fast is not None:  # one failregex, and no id or a new one (shapes.quick)
+                    index, id_at, host_at, host, nofail, helper, keeps, groups = fast
+                    mlfid = None if id_at is None else line[id_at]
+                    if mlfid is None or mlfid not in known:
+                        if keeps:  # as ConnectionIds.merge keeps it, its groups made later
+                            if len(known) >= MLFID_CACHE_SIZE:
+                                del known[next(iter(known))]
+                            known[mlfid] = (now if when is None else when, (groups, line))  # type: ignore[index]
+                        if helper:
+                            if counting is None:
+                                append(new(LineResult, (number, when, (), True)))
+                            continue
+                        if host_at is not None:
+                            host = line[host_at]
+                        if counting is None:
+                            one = new(Failure, (index, host, nofail))
+                            append(new(LineResult, (number, when, (one,), nofail)))
+                        elif not nofail and host is not None:
+                            append((host, counting if when is None else when, number))
                         continue
-                    fail = materialise(values, line)  # the shape's groups, this line's digits
-                else:  # a failregex that is not digit-blind: run on the line itself
-                    if buf is None:
-                        if content_at is None:
-                            buf = line + "\n"
-                        else:
-                            buf = line[content_at[0] : content_at[1]] + "\n"
-                    if literals is not None and not any(lit in buf for lit in literals):
-                        continue
-                    m = search(buf)
-                    if m is None:
-                        continue
-                    if late:
-                        ignored = True
-                        if not check_all:
-                            break
-                        continue
-                    fail = m.groupdict()
-                    for alt, name in alt_names:
-                        if fail[alt] and not fail.get(name):
-                            fail[name] = fail[alt]
-                    for name, value in materialise(pref_values, line).items():
-                        if name not in fail:
-                            fail[name] = value
-                failure, stop, nofail = settle(index, fail, number, when, now)
-                ignored = ignored or nofail
-                if failure is not None:
-                    failures += (failure,)
-                if stop:
-                    break
-            if failures or ignored:
-                results.append(new(LineResult, (number, when, failures, ignored)))
+                rules, content_at, pref_values, late, _ = entry
+                failures: tuple[Failure, ...] = ()
+                ignored = False
+                buf = None
+                for index, search, literals, alt_names, values in rules:
+                    if values is not None:
+                        if late:
+                            ignored = True
+                            if not check_all:
+                                break
+                            continue
+                        fail = materialise(values, line)  # the shape's groups, this line's digits
+                    else:  # a failregex that is not digit-blind: run on the line itself
+                        if buf is None:
+                            if content_at is None:
+                                buf = line + "\n"
+                            else:
+                                buf = line[content_at[0] : content_at[1]] + "\n"
+                        if literals is not None and not any(lit in buf for lit in literals):
+                            continue
+                        m = search(buf)
+                        if m is None:
+                            continue
+                        if late:
+                            ignored = True
+                            if not check_all:
+                                break
+                            continue
+                        fail = m.groupdict()
+                        for alt, name in alt_names:
+                            if fail[alt] and not fail.get(name):
+                                fail[name] = fail[alt]
+                        for name, value in materialise(pref_values, line).items():
+                            if name not in fail:
+                                fail[name] = value
+                    failure, stop, nofail = settle(index, fail, number, when, now)
+                    ignored = ignored or nofail
+                    if failure is not None:
+                        failures += (failure,)
+                    if stop:
+                        break
+                if failures or ignored:
+                    _emit(append, counting, number, when, failures, ignored)
+        finally:
+            self._last_time = last
         return results
 
     def _undated(
@@ -299,10 +368,13 @@ class FilterEngine:
         nofail = bool(fail.get("nofail"))
         return new(Failure, (index, host, nofail)), not check_all, nofail
 
-    def _run_each(self, lines: Iterable[tuple[int, str]], now: float) -> list[LineResult]:
+    def _run_each(
+        self, lines: Iterable[tuple[int, str]], now: float, counting: float | None
+    ) -> list[Any]:
         """The lines in order: date, prefregex, failregexes, connection ids, every regex
         run on every line (a multi-line buffer, or regexes that read digits)."""
-        results: list[LineResult] = []
+        results: list[Any] = []
+        append = results.append
         definition = self.definition
         locate = definition.dates.locate
         undated = self._undated
@@ -377,12 +449,38 @@ class FilterEngine:
                 if stop:
                     break
             if failures or ignored:
-                results.append(new(LineResult, (number, when, failures, ignored)))
+                _emit(append, counting, number, when, failures, ignored)
         return results
 
 
 #: A record made from its fields at C speed (a NamedTuple's own ``__new__`` is Python).
 new = tuple.__new__
+
+
+def _text(raw: bytes) -> str:
+    """A line's text as the engine reads it: decoded, without a CR before its break."""
+    return raw.decode("utf-8", "replace").rstrip("\r")
+
+
+def _emit(
+    append: Callable[[Any], None],
+    counting: float | None,
+    number: int,
+    when: float | None,
+    failures: tuple[Failure, ...],
+    ignored: bool,
+) -> None:
+    """A line's result (``counting`` None), or what a jail counts of it (see
+    :meth:`FilterEngine.count`)."""
+    if counting is None:
+        append(new(LineResult, (number, when, failures, ignored)))
+        return
+    if ignored:
+        return
+    for failure in failures:
+        if failure.host is not None:
+            append((failure.host, counting if when is None else when, number))
+            return
 
 
 def _alt_names(regex: re.Pattern[str]) -> tuple[tuple[str, str], ...]:

@@ -14,20 +14,45 @@ from __future__ import annotations
 
 from typing import Any
 
+from shieldwall.interop.fail2ban.groups import Values, materialise
+
 MLFID_CACHE_SIZE = 100
 MLFID_CACHE_TTL = 300.0
-#: The groups anything reads once a failregex matched: the merge here, and the host.
-_MERGED = ("mlfid", "nofail", "mlfgained", "mlfforget", "mlfpending", "user", "users")
-READ = frozenset((*_MERGED, "ip4", "ip6", "dns", "fid"))
+
+#: An id's groups: a dict, or (values, text) when they are not made yet. Most ids of a
+#: storm are never seen again: their groups are made only if they are.
+Groups = dict[str, Any] | tuple[Values, str]
+
+
+def first_line(fixed: dict[str, Any], varying: frozenset[str]) -> tuple[bool, bool] | None:
+    """What :meth:`ConnectionIds.merge` makes of a line whose id is new, from its groups'
+    texts that are the same on every line of its shape (``fixed``) and the names of
+    those that hold the line's digits (``varying``, never empty): (whether the id is
+    kept with the line's groups as they are, whether the line is no failure). None when
+    that hangs on more (a set of users made, a pending mark read)."""
+
+    def given(name: str) -> bool:
+        return name in varying or bool(fixed.get(name))
+
+    if "users" in fixed or "users" in varying or "mlfpending" in fixed or "mlfpending" in varying:
+        return None
+    if not given("mlfforget") and not given("mlfgained"):
+        return True, given("nofail")  # kept as it is (mlfforget, if there, is empty)
+    if given("mlfforget"):
+        return False, given("nofail") or given("mlfgained")  # forgotten at once
+    return None  # a login that succeeded starts the id's set of users
 
 
 class ConnectionIds:
     def __init__(self) -> None:
-        # id -> (first seen, its groups); a dict keeps the order ids came in
-        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        # id -> (first seen, its groups); a dict keeps the order ids came in. A caller
+        # that knows a line's id is new and that merge would keep its groups as they are
+        # (first_line) may store them here as (values, text) without a merge, after
+        # dropping the oldest id when MLFID_CACHE_SIZE are known (the engine does).
+        self.known: dict[str, tuple[float, Groups]] = {}
 
     def __len__(self) -> int:
-        return len(self._cache)
+        return len(self.known)
 
     def merge(self, mlfid: str, fail: dict[str, Any], number: int, when: float) -> dict[str, Any]:
         """The groups of line ``number`` merged with what its id gathered (fail2ban's
@@ -36,7 +61,7 @@ class ConnectionIds:
         fail2ban also gathers each id's matched lines, for the message of a ban; nothing
         here reads them, so they are not kept: what a line is (a failure or not, its
         host, a host still pending) depends only on the groups and users merged here."""
-        cache = self._cache
+        cache = self.known
         entry = cache.get(mlfid)
         if entry is None:
             get = fail.get
@@ -62,6 +87,10 @@ class ConnectionIds:
         users: set[str] | None
         if entry is not None:
             groups = entry[1]
+            if isinstance(groups, tuple):  # kept by keep(): made now, as merge would have
+                groups = materialise(*groups)
+                groups.pop("mlfforget", None)
+                cache[mlfid] = (entry[0], groups)
             users = groups.get("users")
             if users is None:  # the id's first line: its user, if any, starts the set
                 first = groups.get("user")

@@ -21,7 +21,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from shieldwall.interop.fail2ban.mlfid import READ
+from shieldwall.interop.fail2ban.groups import HOSTS, NO_VALUES, Values, values
+from shieldwall.interop.fail2ban.mlfid import first_line
 
 #: A failregex as the engine runs it: index, search, gate literals, ``ALT_`` groups.
 Run = tuple[
@@ -30,55 +31,61 @@ Run = tuple[
     tuple[str, ...] | None,
     tuple[tuple[str, str], ...],
 ]
-#: Group texts: those the same on every line of the shape, and (name, start, end) in
-#: the line's text of those that hold digits.
-Values = tuple[dict[str, Any], tuple[tuple[str, int, int], ...]]
 #: A failregex in an entry: (index, search, gate literals, ALT_ groups, values): with
 #: ``search`` None it matched the shape and ``values`` are its groups; else it is run
 #: on the line (its values are None).
 Found = tuple[int, Any, Any, Any, Values | None]
+#: What a line of the shape is when one failregex matched it and its id, if it has one,
+#: is new: (the failregex, where the id is or None: no id, where the host is or None:
+#: the same on every line, that host, whether the line is no failure, whether it is a
+#: helper left uncounted, whether the id is kept, the failregex's groups).
+Quick = tuple[int, slice | None, slice | None, str | None, bool, bool, bool, Values]
 #: (the failregexes that matched or are run per line, in order; where the prefregex's
 #: content is in the line, or None; the prefregex's groups; whether an ignoreregex
-#: matches what the failregexes search)
-Entry = tuple[tuple[Found, ...], tuple[int, int] | None, Values, bool]
+#: matches what the failregexes search; the quick way when there is one)
+Entry = tuple[tuple[Found, ...], tuple[int, int] | None, Values, bool, Quick | None]
 
-#: A line as the engine takes it: its number, its bytes (no line break), and its bytes
-#: with every digit read as 0 (None: not known).
-Line = tuple[int, bytes, "bytes | None"]
+#: A line as the engine takes it: its number, its text (no line break), and its bytes
+#: with every digit read as 0 when it is ASCII (None: not ASCII, or not known).
+Line = tuple[int, str, "bytes | None"]
 
 MISSING: Any = object()  # what a memo lookup gives for a shape not seen
 MAX_SHAPE = 1024  # longer lines are matched on their own, never kept
 MAX_SHAPES = 16384
-_NO_VALUES: Values = ({}, ())
 _DIGIT = re.compile(r"[0-9]")
 
 
-def values(groups: dict[str, Any], spans: dict[str, tuple[int, int]], base: int, limit: int) -> Values | None:  # fmt: skip
-    """``groups`` as :data:`Values`, a group at ``spans[name]`` + ``base`` in the line;
-    None when a group holding a digit ends past ``limit`` (the line break the engine
-    adds to the text: it is not in the line)."""
-    fixed: dict[str, Any] = {}
-    varying: list[tuple[str, int, int]] = []
-    for name, value in groups.items():
-        if name not in READ:
-            continue  # nothing reads it: left out of the copies made per line
-        if value is None or _DIGIT.search(value) is None:
-            fixed[name] = value
-            continue
-        start, end = spans[name]
-        if end > limit:
-            return None
-        varying.append((name, start + base, end + base))
-    return fixed, tuple(varying)
-
-
-def materialise(found: Values, text: str) -> dict[str, Any]:
-    """The groups of ``found`` for the line ``text`` (a new dict: the caller owns it)."""
+def quick(index: int, found: Values, check_all: bool) -> Quick | None:
+    """The quick way for a line of a shape that ``found`` of failregex ``index`` alone
+    matched, when what the line is does not hang on more than where its id and host
+    are (:func:`.mlfid.first_line`)."""
     fixed, varying = found
-    groups = fixed.copy()
-    for name, start, end in varying:
-        groups[name] = text[start:end]
-    return groups
+    spans = {name: slice(start, end) for name, start, end in varying}
+    at = spans.get("mlfid")
+    if at is None and fixed.get("mlfid") is not None:
+        return None  # an id the same on every line: seen again at once
+    host_at, host = None, fixed.get(HOSTS[-1])  # as the engine reads it: the first given
+    for name in HOSTS:
+        if name in spans:
+            host_at, host = spans[name], None
+            break
+        if fixed.get(name):
+            host = fixed[name]
+            break
+    if at is None:
+        nofail = name_given(found, "nofail")
+        return index, None, host_at, host, nofail, False, False, found
+    first = first_line(fixed, frozenset(spans))
+    if first is None or (host_at is None and host is None):
+        return None  # a host still to come marks the id pending
+    keep, nofail = first
+    return index, at, host_at, host, nofail, nofail and not check_all, keep, found
+
+
+def name_given(found: Values, name: str) -> bool:
+    """Whether the group ``name`` is there and not empty on every line of the shape."""
+    fixed, varying = found
+    return bool(fixed.get(name)) or any(v[0] == name for v in varying)
 
 
 class Shapes:
@@ -93,6 +100,7 @@ class Shapes:
         by_first: dict[str, tuple[Run, ...]] | None,
         by_other: tuple[Run, ...],
         blind: frozenset[int],
+        check_all: bool,
     ) -> None:
         self.prefregex = prefregex
         self.content_group = content_group
@@ -101,7 +109,16 @@ class Shapes:
         self.by_first = by_first
         self.by_other = by_other
         self.blind = blind  # indexes of the digit-blind failregexes
+        self.check_all = check_all
         self.kept: dict[bytes, Entry | None] = {}
+        self._pref_names = tuple(
+            n for n in ({} if prefregex is None else prefregex.groupindex) if n != "content"
+        )
+        # the failregexes whose gate literals hold a digit: a shape cannot rule them out
+        runs = [*by_other, *(r for rules in (by_first or {}).values() for r in rules)]
+        self._gate_digits = frozenset(
+            r[0] for r in runs if r[2] is not None and any(_DIGIT.search(x) for x in r[2])
+        )
 
     def entry(self, text: str) -> tuple[Entry | None, bool]:
         """(what the regexes make of ``text``, None: nothing (no prefregex match, or an
@@ -110,7 +127,7 @@ class Shapes:
         if self.ignore_early and _any(self.ignore, buf):
             return None, True
         content_at: tuple[int, int] | None = None
-        pref_values: Values = _NO_VALUES
+        pref_values: Values = NO_VALUES
         base, limit = 0, len(text)
         alone = False  # an entry for this line only: its failregexes run on it
         if self.prefregex is not None:
@@ -119,7 +136,7 @@ class Shapes:
                 return None, True
             group = self.content_group
             content = pm.group(group)
-            names = [n for n in self.prefregex.groupindex if n != "content"]
+            names = self._pref_names
             pref_groups = {n: pm.group(n) for n in names}
             spans = {n: pm.span(n) for n in names}
             kept_values = values(pref_groups, spans, 0, len(text))
@@ -137,7 +154,7 @@ class Shapes:
         for run in rules:
             index, search, literals, alt_names = run
             blind = index in self.blind and not alone
-            gate_reads_digits = literals is not None and any(_DIGIT.search(x) for x in literals)
+            gate_reads_digits = index in self._gate_digits
             if (
                 literals is not None
                 and not any(literal in buf for literal in literals)
@@ -168,7 +185,10 @@ class Shapes:
             varying += tuple(v for v in pref_varying if v[0] not in groups)
             found.append((index, None, None, None, (fixed, varying)))
         late = bool(found) and bool(self.ignore) and _any(self.ignore, buf)
-        return (tuple(found), content_at, pref_values, late), kept
+        fast = None
+        if kept and not late and len(found) == 1 and found[0][4] is not None:
+            fast = quick(found[0][0], found[0][4], self.check_all)
+        return (tuple(found), content_at, pref_values, late, fast), kept
 
 
 class Holds(dict[bytes, bool]):
