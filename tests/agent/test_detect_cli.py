@@ -137,4 +137,36 @@ def test_replay_of_scenarios_loads_neither_other_commands_nor_fail2ban() -> None
     loaded = set(done.stderr.split())
     assert "shieldwall.cli.agent_replay" in loaded
     assert not loaded & {"shieldwall.cli.hub", "shieldwall.cli.exercise", "rich.console"}
+    assert not loaded & {"shieldwall.cli.agent_run", "shieldwall.cli.agent_init", "logging"}
     assert not any(name.startswith("shieldwall.interop.fail2ban") for name in loaded)
+
+
+def test_agent_help_lists_every_action_and_an_action_alone_loads_alone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["agent", "--help"])
+    out = capsys.readouterr().out
+    assert all(action in out for action in ("init", "run", "replay"))
+    with pytest.raises(SystemExit):
+        main(["agent", "replay", "--help"])
+    assert "--fail2ban-filter" in capsys.readouterr().out
+    assert "did you mean 'replay'" in refused(["agent", "repaly", "x.log"], capsys)
+
+
+def test_the_command_leaves_at_once_with_all_its_output(tmp_path: Path) -> None:
+    """``agent replay`` leaves without tearing its memory down: every line it wrote is
+    out, through a pipe, and its exit code is kept (an error's too)."""
+    log = tmp_path / "auth.log"
+    log.write_bytes((DATA / "auth.log").read_bytes() * 40)
+    run = [sys.executable, "-m", "shieldwall", "agent", "replay", str(log), "--json"]
+    done = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    inline = subprocess.run(
+        [sys.executable, "-c", "import sys; from shieldwall.cli import main; sys.exit(main())",
+         *run[3:]],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.stdout == inline.stdout and len(rows(done.stdout)) > 1000
+    missing = subprocess.run([*run[:5], str(tmp_path / "none.log")], capture_output=True, text=True)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr

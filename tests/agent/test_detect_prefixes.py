@@ -240,3 +240,45 @@ def test_an_attacker_is_still_found_after_a_storm() -> None:
     assert got[:4] == [None] * 4
     assert got[4] is not None and got[4].source == "2001:db8:ffff:1::/64"
     assert got[4].events == 5
+
+
+# -- a chunk's events counted at once: what counting them one by one gives ---------------
+
+
+def _events(rng: random.Random, count: int) -> list[tuple[bytes, float, int]]:
+    """Events of a few IPv4 and IPv6 sources (some /64s shared, one mapped), in time
+    order with equal stamps and gaps long enough to drain a bucket."""
+    pool = [
+        "192.0.2.1", "192.0.2.2", "198.51.100.7", "::ffff:192.0.2.1", "not-an-address",
+        *(f"2001:db8:1:1::{i:x}" for i in range(1, 6)), "2001:db8:9::1", "2001:db8:9::2",
+    ]  # fmt: skip
+    when, events = NOW, []
+    for line in range(1, count + 1):
+        when += rng.choice([0.0, 0.0, 1.0, 30.0, 900.0])
+        events.append((rng.choice(pool).encode(), when, line))
+    return events
+
+
+def _table(max_buckets: int, prefix_v4: int) -> BucketTable:
+    table = BucketTable("ssh-bruteforce", 4.0, 0.01, max_buckets)
+    count_prefixes(table, 64, prefix_v4)
+    return table
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_events_counted_a_chunk_at_a_time_are_counted_as_one_by_one(seed: int) -> None:
+    rng = random.Random(seed)
+    events = _events(rng, 600)
+    for max_buckets, prefix_v4 in ((10_000, 32), (24, 32), (24, 24)):  # 24 buckets: evicting
+        batched, single = _table(max_buckets, prefix_v4), _table(max_buckets, prefix_v4)
+        at_once: list[tuple[int, Any]] = []
+        start = 0
+        while start < len(events):  # chunks of any size, one event up to a hundred
+            end = start + rng.randint(1, 100)
+            at_once += batched.add_all(events[start:end])
+            start = end
+        one_by_one = [(line, single.add(key, when, line)) for key, when, line in events]
+        assert at_once == [(line, o) for line, o in one_by_one if o is not None]
+        assert any(o.source.endswith("/64") for _, o in at_once), "a prefix spoke"
+        assert len(batched) == len(single) and batched.dropped == single.dropped
+        assert [line for line, _ in at_once] == sorted(line for line, _ in at_once)

@@ -19,7 +19,7 @@ from shieldwall.interop.fail2ban.dates import SYSLOG_HEAD, DateDetector
 from shieldwall.interop.fail2ban.digits import AS_ZERO, digit_blind
 from shieldwall.interop.fail2ban.engine import FilterEngine, LineResult
 from shieldwall.interop.fail2ban.filter import FilterDefinition, load_filter
-from shieldwall.interop.fail2ban.mlfid import ConnectionIds
+from shieldwall.interop.fail2ban.mlfid import ConnectionIds, first_line
 from shieldwall.interop.fail2ban.shapes import MAX_SHAPE, MAX_SHAPES
 from tests.interop.test_fail2ban_stock import STOCK, TEST_NOW, samples_dir
 
@@ -330,3 +330,89 @@ def test_a_second_user_on_a_connection_makes_its_helper_line_a_failure() -> None
 
 def test_zeroed_keys_read_every_digit_as_zero() -> None:
     assert b"sshd[20819] 203.0.113.9".translate(AS_ZERO) == b"sshd[00000] 000.0.000.0"
+
+
+# -- what a jail counts, and a new connection id taken without a merge ----------------
+
+
+def _counted(results: list[LineResult], now: float) -> list[tuple[str, float, int]]:
+    """What a jail counts of ``results``, read from the records."""
+    return [
+        (r.host, now if r.time is None else r.time, r.line)
+        for r in results
+        if not r.ignored and r.host is not None
+    ]
+
+
+@pytest.mark.parametrize("share", [0.1, 0.8])
+def test_count_is_what_a_jail_reads_of_the_records(share: float) -> None:
+    definition = load_filter(SSHD)
+    data = ("\n".join(storm_lines(8_000, share, 7)) + "\n").encode()
+    for shapes in (True, False):
+        records, counting = FilterEngine(definition), FilterEngine(definition)
+        if not shapes:
+            for engine in (records, counting):
+                engine._shapes = engine._holds = None
+        for chunk in _chunks(data, 32768):
+            expected = _counted(records.feed(chunk, TEST_NOW), TEST_NOW)
+            assert counting.count(chunk, TEST_NOW) == expected
+        assert records.lines == counting.lines == 8_000
+
+
+@pytest.mark.parametrize("path", STOCK, ids=[p.stem for p in STOCK])
+def test_count_on_fail2bans_samples(path: Path) -> None:
+    sample = samples_dir() / path.stem
+    if not sample.is_file():
+        pytest.fail(f"fail2ban ships no samples for {path.stem}: check this filter by hand")
+    definition = load_filter(path)
+    data = sample.read_bytes() * 2
+    expected = _counted(_results(definition, [data], shapes=False, check_all=False), TEST_NOW)
+    assert FilterEngine(definition).count(data, TEST_NOW) == expected
+
+
+# ("users" is merge's own set, never a regex group: first_line leaves it to merge)
+_GROUPS = ("mlfid", "nofail", "mlfgained", "mlfforget", "mlfpending", "user", "ip4")
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(
+    st.dictionaries(st.sampled_from(_GROUPS), st.sampled_from([None, "", "x", "root"]), max_size=6),
+    st.sets(st.sampled_from(_GROUPS), max_size=3),
+)
+def test_first_line_tells_what_merge_does_with_a_new_id(
+    fixed: dict[str, Any], varying: set[str]
+) -> None:
+    """Whatever the texts of the groups that hold digits, merge does with a line of a
+    new id what first_line says, and keeps its groups as they came."""
+    fixed = {k: v for k, v in fixed.items() if k not in varying}
+    said = first_line(fixed, frozenset(varying))
+    for digits in ("1", "0.0.0.7", "x9"):
+        groups = {**fixed, **dict.fromkeys(varying, digits)}
+        groups.pop("mlfid", None)
+        ids = ConnectionIds()
+        merged = ids.merge("id", dict(groups), 1, 1000.0)
+        if said is None:
+            continue
+        keep, nofail = said
+        assert ("id" in ids.known) is keep
+        assert bool(merged.get("nofail")) is nofail
+        if keep:
+            kept = dict(groups)
+            kept.pop("mlfforget", None)
+            assert ids.known["id"][1] == kept == merged
+
+
+def test_an_id_taken_without_a_merge_merges_its_next_line_as_before() -> None:
+    """The quick way keeps a new id's groups unmade; its next line (another user: the
+    helper line counts) merges as when the first was merged."""
+    lines = [
+        "Mar  3 06:00:00 h sshd[7]: Failed password for root from 192.0.2.1 port 2 ssh2",
+        "Mar  3 06:00:01 h sshd[7]: Failed password for admin from 192.0.2.1 port 2 ssh2",
+        "Mar  3 06:00:02 h sshd[7]: Disconnecting: Too many authentication failures [preauth]",
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    engine = FilterEngine(load_filter(SSHD))
+    found = engine.feed(data, TEST_NOW)
+    assert found == _results(load_filter(SSHD), [data], shapes=False, check_all=False)
+    assert [r.host for r in found] == ["192.0.2.1"] * 3
+    assert isinstance(engine._ids.known, dict) and len(engine._ids) == 1
