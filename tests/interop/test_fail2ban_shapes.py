@@ -416,3 +416,42 @@ def test_an_id_taken_without_a_merge_merges_its_next_line_as_before() -> None:
     assert found == _results(load_filter(SSHD), [data], shapes=False, check_all=False)
     assert [r.host for r in found] == ["192.0.2.1"] * 3
     assert isinstance(engine._ids.known, dict) and len(engine._ids) == 1
+
+
+# -- a chunk's dates and shapes read at once: what reading its lines one by one gives --
+
+_STAMPS = [
+    "Mar  3 06:00:0{s}",  # syslog: one search per head
+    "Mar  3 06:00:0{s}",
+    "2026-03-03 06:00:0{s}",  # another template takes over
+    "Mar 31 06:00:0{s} 2025",  # a syslog head followed by a year
+    "",  # no date: the last line's time
+    "[03/Mar/2026:06:00:0{s} +0000]",
+]
+
+
+@settings(max_examples=120, deadline=None, database=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_STAMPS), st.sampled_from(_SHAPES), st.integers(0, 9)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_a_chunk_read_at_once_finds_what_its_lines_one_by_one_find(
+    rows: list[tuple[str, str, int]],
+) -> None:
+    lines = [
+        f"{stamp.format(s=s)} h sshd[{s % 3}]: "
+        + shape.format(user="root", ip=f"192.0.2.{s}", n=s, code=11 + s % 2)
+        for stamp, shape, s in rows
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    definition = load_filter(SSHD)
+    for check_all in (False, True):
+        whole = _results(definition, [data], shapes=True, check_all=check_all)
+        one_by_one = _results(
+            definition, [line.encode() + b"\n" for line in lines], shapes=True, check_all=check_all
+        )
+        assert whole == one_by_one
+        assert whole == _results(definition, [data], shapes=False, check_all=check_all)

@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from dataclasses import replace
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -177,27 +178,18 @@ RICH_ROWS = 200
 def _table(offences: list[Offence], member: str) -> None:
     title = f"offenders ({len(offences)} signals member {member!r} would send)"
     header = ("offender", "scenario", "events", "first seen", "last seen", "sample lines")
-    seen: dict[float, str] = {}  # offences of a storm share their seconds: format each once
-
-    def when(t: float) -> str:
-        text = seen.get(t)
-        if text is None:
-            text = seen[t] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
-        return text
-
-    rows: list[tuple[str, ...]] = [
-        (
-            o.source,
-            o.scenario,
-            str(o.events),
-            when(o.first_seen),
-            when(o.last_seen),
-            ", ".join(map(str, o.sample_lines)),
-        )
-        for o in offences
+    # Column by column, each cell made by a C call per offence: a storm has thousands.
+    when = _Stamps().__getitem__  # offences of a storm share their seconds
+    columns = [
+        [o.source for o in offences],
+        [o.scenario for o in offences],
+        list(map(str, map(_EVENTS, offences))),
+        list(map(when, map(_FIRST, offences))),
+        list(map(when, map(_LAST, offences))),
+        [", ".join(map(str, o.sample_lines)) for o in offences],
     ]
-    if len(rows) > RICH_ROWS:
-        _plain_table(title, header, rows)
+    if len(offences) > RICH_ROWS:
+        _plain_table(title, header, columns)
         return
     from rich.table import Table
 
@@ -206,13 +198,24 @@ def _table(offences: list[Offence], member: str) -> None:
     table.add_column(header[1], no_wrap=True)
     for column in header[2:]:
         table.add_column(column, overflow="fold")
-    for row in rows:
+    for row in zip(*columns, strict=True):
         table.add_row(*row)
     console().print(table)
 
 
-def _plain_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max(map(len, column)) for column in zip(header, *rows, strict=True)]
+_EVENTS, _FIRST, _LAST = attrgetter("events"), attrgetter("first_seen"), attrgetter("last_seen")
+
+
+class _Stamps(dict[float, str]):
+    """A time as the table writes it, each one formatted once."""
+
+    def __missing__(self, t: float) -> str:
+        text = self[t] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+        return text
+
+
+def _plain_table(title: str, header: tuple[str, ...], columns: list[list[str]]) -> None:
+    widths = [max(len(name), max(map(len, column), default=0)) for name, column in zip(header, columns, strict=True)]  # fmt: skip
     # every column but the last padded to its width, as str.ljust pads
-    line = "  ".join([*(f"{{:<{w}}}" for w in widths[:-1]), "{}"])
-    sys.stdout.write("\n".join([title, *(line.format(*row) for row in (header, *rows))]) + "\n")
+    line = "  ".join([*(f"{{:<{w}}}" for w in widths[:-1]), "{}"]).format
+    sys.stdout.write("\n".join([title, line(*header), *map(line, *columns)]) + "\n")

@@ -98,6 +98,7 @@ class BucketTable:
         mark = self.prefix_mark
         prefixed = self.prefixed
         watch = self.watch
+        most = self.max_buckets
         routed: list[tuple[bytes, float, int]] = []  # for ``prefixed``: counted after
         for key, when, line in events:
             bucket = get(key)
@@ -106,7 +107,7 @@ class BucketTable:
                 if prefixed is not None and mark in key:
                     routed.append((key, when, line))
                     continue
-                if len(buckets) >= self.max_buckets:
+                if len(buckets) >= most:
                     self._evict(when)
                 # an empty bucket, then this event: level 1 (more for a source on alert)
                 bucket = [1.0 if watch is None else 1.0 + self._head(key), when, when, 1, line]

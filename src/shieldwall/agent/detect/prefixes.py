@@ -19,7 +19,10 @@ while ``prefix_v4`` is off: the table routes a source here with one ``in`` test.
 from __future__ import annotations
 
 from functools import lru_cache
-from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
+
+# The C module itself: the socket module builds its enums on import, a replay needs two
+# of its functions.
+from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton  # isort: skip
 
 from shieldwall.agent.detect.buckets import BucketTable, Offence
 

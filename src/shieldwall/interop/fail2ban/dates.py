@@ -100,6 +100,9 @@ class DateDetector:
         self._heads: dict[str, tuple[int, int, float | None]] = {}
         self._heads_for = float("nan")
         self._heads_zone = time.tzname
+        # how many times another template took over: heads read before one did may
+        # not hold after it (a caller reading many heads at once checks this)
+        self.takeovers = 0
 
     def find(self, line: str, now: float) -> DateMatch | None:
         found = self.locate(line, now)
@@ -119,11 +122,18 @@ class DateDetector:
             if found is not None:
                 return found
             if SYSLOG_HEAD.fullmatch(head) is not None:
-                found = self._search(line, now)
-                if found is not None and found[:2] == (0, 15) and self._last == self._syslog:
-                    if len(heads) >= HEADS_SIZE:
-                        heads.clear()
-                    heads[head] = found
+                # The template's fields are at fixed places in such a head (see there):
+                # read without its search, as the search would have read them.
+                if time.tzname is not self._tzname:  # time.tzset() ran (as in _search)
+                    self._tzname = time.tzname
+                    self._now = float("nan")
+                    for c in self._caches:
+                        c.clear()
+                parsed = _syslog_fields(head)
+                found = 0, 15, self._time(parsed, now)
+                if len(heads) >= HEADS_SIZE:
+                    heads.clear()
+                heads[head] = found
                 return found
         return self._search(line, now)
 
@@ -191,6 +201,7 @@ class DateDetector:
         index, m = best
         if index != self._last:
             self._heads.clear()  # they were the last template's
+            self.takeovers += 1
         self._last, self._last_start = index, m.start()
         t = templates[index]
         self._fast = t.regex.search, t.group, t.anchored, self._caches[index]
@@ -324,6 +335,18 @@ def _parse_fields(g: dict[str, str | None]) -> _Parsed:
     if year is None:
         return _Parsed(None, (month, day, hour, minute, second), offset, {})
     return _Parsed(_stamp(year, month, day, hour, minute, second, offset))
+
+
+def _syslog_fields(head: str) -> _Parsed:
+    """What the syslog template reads of a head :data:`SYSLOG_HEAD` matches (its fields
+    at their places; no year, so placed in one later), as :func:`_parse_fields` does."""
+    month, day = _MONTH[head[:3].lower()], int(head[4:6])
+    hour, minute, second = int(head[7:9]), int(head[10:12]), int(head[13:15])
+    try:
+        datetime.datetime(2000, month, day, hour, minute, second)  # a real date?
+    except ValueError:
+        return _Parsed(None)
+    return _Parsed(None, (month, day, hour, minute, second), None, {})
 
 
 def _twelve_hour(hour: int, ampm: str) -> int:

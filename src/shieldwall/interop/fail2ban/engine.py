@@ -15,9 +15,9 @@ whose regexes cannot tell digits apart runs them once per shape of line (:mod:`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from itertools import compress
-from operator import itemgetter
+from collections.abc import Callable, Iterable, Sequence
+from itertools import compress, repeat
+from operator import is_, itemgetter
 from typing import Any, NamedTuple
 
 from shieldwall.interop.fail2ban.digits import AS_ZERO, digit_blind
@@ -38,7 +38,6 @@ from shieldwall.interop.fail2ban.shapes import (
     MISSING,
     Entry,
     Holds,
-    Line,
     Run,
     Shapes,
 )
@@ -142,22 +141,23 @@ class FilterEngine:
 
     def feed(self, chunk: bytes, now: float, first_line: int | None = None) -> list[LineResult]:
         """Process ``chunk`` (complete lines); ``now`` dates year-less timestamps."""
-        return self._run(self._select(chunk, first_line), now, None)  # type: ignore[return-value]
+        return self._run(*self._select(chunk, first_line), now, None)  # type: ignore[return-value]
 
     def count(self, chunk: bytes, now: float, first_line: int | None = None) -> list[Counted]:
         """:meth:`feed`, told as a jail counts it: for each line that is a failure (not
         ignored, a host given), its host, time (``now`` when it has none) and number.
         The same work as ``feed``, without a record made per line."""
-        return self._run(self._select(chunk, first_line), now, now)  # type: ignore[return-value]
+        return self._run(*self._select(chunk, first_line), now, now)  # type: ignore[return-value]
 
     def process_line(self, line: str, number: int, now: float) -> LineResult | None:
         """One line (its line break may stay) as line ``number`` of the stream."""
         text = _text(line.encode("utf-8", "surrogatepass").rstrip(b"\r\n"))
-        results = self._run(((number, text, None),), now, None)
+        results = self._run([number], [text], [None], now, None)
         return results[0] if results else None  # type: ignore[return-value]
 
-    def _select(self, chunk: bytes, first_line: int | None) -> Iterable[Line]:
-        """The lines of ``chunk`` a failregex may match (the prefilter's), numbered."""
+    def _select(self, chunk: bytes, first_line: int | None) -> Lines:
+        """The lines of ``chunk`` a failregex may match (the prefilter's): their numbers,
+        texts, and bytes with every digit read as 0 (when ASCII and known)."""
         base = self.lines if first_line is None else first_line - 1
         definition = self.definition
         literals = definition.prefilter_literals
@@ -166,22 +166,22 @@ class FilterEngine:
             # once: cheaper than scanning the chunk for each literal when most lines are
             # hits. A line break is never part of a byte sequence UTF-8 cannot decode, so
             # the chunk's text splits into the same lines as its bytes.
-            self.lines = base + chunk.count(b"\n") + (chunk[-1:] not in (b"\n", b""))
             zeroed = chunk.translate(AS_ZERO).split(b"\n")
+            self.lines = base + len(zeroed) - (chunk[-1:] in (b"\n", b""))
             picked = list(compress(range(len(zeroed)), map(self._holds.__getitem__, zeroed)))
             self.candidates += len(picked)
             if not picked:
-                return ()
+                return [], [], []
             texts = chunk.decode("utf-8", "replace").split("\n")
             if b"\r" in chunk:  # lines ending CRLF: the text without it, the shape with
                 texts = [t.rstrip("\r") for t in texts]
             if not chunk.isascii():  # a line's zeroed bytes stand for its text if ASCII
                 zeroed = [z if z.isascii() else None for z in zeroed]  # type: ignore[misc]
+            numbers = list(map((base + 1).__add__, picked))
             if len(picked) < 2:  # itemgetter of one index gives the item, not a tuple
-                return [(base + i + 1, texts[i], zeroed[i]) for i in picked]
+                return numbers, [texts[picked[0]]], [zeroed[picked[0]]]
             pick = itemgetter(*picked)
-            numbers = map((base + 1).__add__, picked)
-            return zip(numbers, pick(texts), pick(zeroed), strict=True)
+            return numbers, pick(texts), pick(zeroed)
         if literals is not None:  # never with a multi-line buffer
             ends = literal_line_ends(chunk, scan_plan(literals))
         elif definition.prefilter is not None:
@@ -190,47 +190,123 @@ class FilterEngine:
             self.lines = base + chunk.count(b"\n") + (chunk[-1:] not in (b"\n", b""))
             raws = chunk.splitlines()
             self.candidates += len(raws)
-            return ((base + i, _text(raw), None) for i, raw in enumerate(raws, 1))
+            return range(base + 1, base + 1 + len(raws)), list(map(_text, raws)), [None] * len(raws)  # fmt: skip
         numbered, self.lines = numbered_lines(chunk, ends, base)
         self.candidates += len(numbered)
-        return ((n, _text(raw), None) for n, raw, _ in numbered)
+        return [n for n, _, _ in numbered], [_text(r) for _, r, _ in numbered], [None] * len(numbered)  # fmt: skip
 
     def _run(
-        self, lines: Iterable[Line], now: float, counting: float | None
+        self,
+        numbers: Sequence[int],
+        texts: Sequence[str],
+        zeroed: Sequence[bytes | None],
+        now: float,
+        counting: float | None,
     ) -> list[LineResult] | list[Counted]:
         """The lines' results; with ``counting`` (the time of an undated line), what a
         jail counts of them (see :meth:`count`)."""
         if self._shapes is not None:
-            return self._run_shapes(lines, now, self._shapes, counting)
-        return self._run_each(((n, text) for n, text, _ in lines), now, counting)
+            return self._run_shapes(numbers, texts, zeroed, now, self._shapes, counting)
+        return self._run_each(zip(numbers, texts, strict=True), now, counting)
+
+    def _dates(self, texts: Sequence[str], now: float) -> list[DateFound]:
+        """What :meth:`DateDetector.locate` finds in each line, in order, with one search
+        per head not seen before (see :meth:`DateDetector.heads`).
+
+        The first line of each new head is located, in order; every line of a head the
+        detector keeps then takes what its first found, without a call. From the first
+        line whose head is not kept (another template, no date), or at which another
+        template takes over, the lines are located one by one, as without this."""
+        dates = self.definition.dates
+        heads = dates.heads(now)
+        keys = list(map(_HEAD, texts))
+        founds: list[DateFound] = list(map(heads.get, keys))
+        if None not in founds:
+            return founds
+        locate = dates.locate
+        takeovers = dates.takeovers
+        # what each head found (heads may be emptied meanwhile)
+        table: dict[str, DateFound] = dict(heads)
+        stop = len(texts)
+        for i in list(compress(range(len(founds)), map(is_, founds, repeat(None)))):
+            key = keys[i]
+            if key in table:
+                continue  # a line before it in this chunk had its head
+            found = locate(texts[i], now)
+            if key not in heads or dates.takeovers != takeovers:
+                founds[i], stop = found, i  # one by one from here
+                break
+            table[key] = found
+        founds[:stop] = map(table.get, keys[:stop])
+        for j in range(stop + 1, len(texts)):
+            found = heads.get(keys[j])
+            founds[j] = locate(texts[j], now) if found is None else found
+        return founds
+
+    def _entries(
+        self,
+        texts: Sequence[str],
+        zeroed: Sequence[bytes | None],
+        founds: list[DateFound],
+        shapes: Shapes,
+    ) -> list[Entry | None]:
+        """What the regexes make of each line: its shape's entry (made for the shapes
+        not seen yet, kept when they hold for every line of the shape)."""
+        # the shape: the line's digits read as 0 without its date (its bytes' when they
+        # are its text: the zeroed bytes of an ASCII line)
+        keys = [
+            z[f[1] :] if z is not None and f is not None and not f[0] else _shape_key(t, z, f)
+            for t, z, f in zip(texts, zeroed, founds, strict=True)
+        ]
+        kept = shapes.kept
+        entries: list[Any] = list(map(kept.get, keys, repeat(MISSING)))  # type: ignore[arg-type]
+        if MISSING not in entries:
+            return entries
+        make = shapes.entry
+        for i in list(compress(range(len(entries)), map(is_, entries, repeat(MISSING)))):
+            text, key = texts[i], keys[i]
+            if not text:
+                entries[i] = None
+                continue
+            line = _cut(text, founds[i])
+            if key is None or len(key) > MAX_SHAPE:
+                entries[i] = make(line)[0]  # matched alone, never kept
+                continue
+            entry = kept.get(key, MISSING)  # a line before it in this chunk made it
+            if entry is MISSING:
+                entry, same = make(line)
+                if same:
+                    if len(kept) >= MAX_SHAPES:
+                        kept.clear()
+                    kept[key] = entry
+            entries[i] = entry
+        return entries
 
     def _run_shapes(
-        self, lines: Iterable[Line], now: float, shapes: Shapes, counting: float | None
+        self,
+        numbers: Sequence[int],
+        texts: Sequence[str],
+        zeroed: Sequence[bytes | None],
+        now: float,
+        shapes: Shapes,
+        counting: float | None,
     ) -> list[Any]:
         """The lines in order: date, what the regexes found for the line's shape (or
-        run on it), connection ids. The one loop over every line of a single-line
-        filter, with what it needs in local names and the date taken out inline (as
-        :meth:`_undated` does)."""
+        run on it), connection ids. Dates and entries are read for all the lines first
+        (mostly at C speed, new shapes made together); then one loop takes each line
+        with what it needs in local names, the date taken out inline (as :meth:`_undated`
+        does)."""
+        founds = self._dates(texts, now)
+        entries = self._entries(texts, zeroed, founds, shapes)
         results: list[Any] = []
         append = results.append
-        dates = self.definition.dates
-        locate = dates.locate
-        heads = dates.heads(now)
         last = self._last_time
         check_all = self.check_all
         settle = self._settle
-        kept = shapes.kept
-        make = shapes.entry
         known = self._ids.known
         try:
-            for number, line, zeroed in lines:
-                if not line:
-                    continue
-                found = heads.get(line[:17])  # a syslog head seen before: its date, unread
-                if found is None:
-                    found = locate(line, now)
+            for number, line, found, entry in zip(numbers, texts, founds, entries, strict=True):
                 if found is None:  # no date: the time of the last line that had one
-                    start = end = 0
                     when = last
                 else:
                     start, end, when = found
@@ -242,24 +318,6 @@ class FilterEngine:
                         when = last
                     else:
                         last = when
-                # the line's shape: its digits read as 0 (its bytes' when they are its text)
-                if zeroed is not None:
-                    key = zeroed[end:] if start == 0 else zeroed[:start] + zeroed[end:]
-                elif line.isascii():
-                    key = line.encode().translate(AS_ZERO)
-                else:
-                    key = None
-                entry: Entry | None
-                if key is not None and len(key) <= MAX_SHAPE:
-                    entry = kept.get(key, MISSING)
-                    if entry is MISSING:
-                        entry, same = make(line)
-                        if same:
-                            if len(kept) >= MAX_SHAPES:
-                                kept.clear()
-                            kept[key] = entry
-                else:
-                    entry, _ = make(line)
                 if entry is None:
                     continue
                 fast = entry[4]
@@ -339,10 +397,7 @@ class FilterEngine:
         if found is None:
             return line, 0, 0, self._last_time
         start, end, when = found
-        if start == 0:
-            line = line[end:]
-        elif start != end:
-            line = line[:start] + line[end:]
+        line = _cut(line, found)
         if when is None:
             return line, start, end, self._last_time
         self._last_time = when
@@ -455,6 +510,34 @@ class FilterEngine:
 
 #: A record made from its fields at C speed (a NamedTuple's own ``__new__`` is Python).
 new = tuple.__new__
+
+
+DateFound = tuple[int, int, float | None] | None  # what DateDetector.locate finds
+#: a chunk's lines: their numbers, texts, and digits-as-0 bytes (see FilterEngine._select)
+Lines = tuple[Sequence[int], Sequence[str], Sequence["bytes | None"]]
+_HEAD = itemgetter(slice(None, 17))  # a line's head, as DateDetector.heads keys it
+
+
+def _cut(text: str, found: DateFound) -> str:
+    """``text`` without the date ``found`` in it: the date leaves the line, as in fail2ban."""
+    if found is None:
+        return text
+    start, end, _ = found
+    if start == 0:
+        return text[end:]
+    return text if start == end else text[:start] + text[end:]
+
+
+def _shape_key(text: str, zeroed: bytes | None, found: DateFound) -> bytes | None:
+    """A line's shape (see .shapes): its digits read as 0, without its date; None for a
+    line that is not ASCII."""
+    if zeroed is None:
+        line = _cut(text, found)
+        return line.encode().translate(AS_ZERO) if line.isascii() else None
+    if found is None:
+        return zeroed
+    start, end, _ = found
+    return zeroed[end:] if start == 0 else zeroed[:start] + zeroed[end:]
 
 
 def _text(raw: bytes) -> str:

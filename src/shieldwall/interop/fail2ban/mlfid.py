@@ -12,6 +12,7 @@ forgotten.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from shieldwall.interop.fail2ban.groups import Values, materialise
@@ -24,22 +25,21 @@ MLFID_CACHE_TTL = 300.0
 Groups = dict[str, Any] | tuple[Values, str]
 
 
-def first_line(fixed: dict[str, Any], varying: frozenset[str]) -> tuple[bool, bool] | None:
+def first_line(fixed: dict[str, Any], varying: Collection[str]) -> tuple[bool, bool] | None:
     """What :meth:`ConnectionIds.merge` makes of a line whose id is new, from its groups'
     texts that are the same on every line of its shape (``fixed``) and the names of
     those that hold the line's digits (``varying``, never empty): (whether the id is
     kept with the line's groups as they are, whether the line is no failure). None when
     that hangs on more (a set of users made, a pending mark read)."""
-
-    def given(name: str) -> bool:
-        return name in varying or bool(fixed.get(name))
-
     if "users" in fixed or "users" in varying or "mlfpending" in fixed or "mlfpending" in varying:
         return None
-    if not given("mlfforget") and not given("mlfgained"):
-        return True, given("nofail")  # kept as it is (mlfforget, if there, is empty)
-    if given("mlfforget"):
-        return False, given("nofail") or given("mlfgained")  # forgotten at once
+    forget = "mlfforget" in varying or bool(fixed.get("mlfforget"))
+    gained = "mlfgained" in varying or bool(fixed.get("mlfgained"))
+    nofail = "nofail" in varying or bool(fixed.get("nofail"))
+    if not forget and not gained:
+        return True, nofail  # kept as it is (mlfforget, if there, is empty)
+    if forget:
+        return False, nofail or gained  # forgotten at once
     return None  # a login that succeeded starts the id's set of users
 
 

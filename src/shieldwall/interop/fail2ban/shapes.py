@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from shieldwall.interop.fail2ban.groups import HOSTS, NO_VALUES, Values, values
+from shieldwall.interop.fail2ban.groups import HOSTS, NO_VALUES, READ, Values, values
 from shieldwall.interop.fail2ban.mlfid import first_line
 
 #: A failregex as the engine runs it: index, search, gate literals, ``ALT_`` groups.
@@ -44,10 +44,6 @@ Quick = tuple[int, slice | None, slice | None, str | None, bool, bool, bool, Val
 #: content is in the line, or None; the prefregex's groups; whether an ignoreregex
 #: matches what the failregexes search; the quick way when there is one)
 Entry = tuple[tuple[Found, ...], tuple[int, int] | None, Values, bool, Quick | None]
-
-#: A line as the engine takes it: its number, its text (no line break), and its bytes
-#: with every digit read as 0 when it is ASCII (None: not ASCII, or not known).
-Line = tuple[int, str, "bytes | None"]
 
 MISSING: Any = object()  # what a memo lookup gives for a shape not seen
 MAX_SHAPE = 1024  # longer lines are matched on their own, never kept
@@ -73,19 +69,13 @@ def quick(index: int, found: Values, check_all: bool) -> Quick | None:
             host = fixed[name]
             break
     if at is None:
-        nofail = name_given(found, "nofail")
+        nofail = "nofail" in spans or bool(fixed.get("nofail"))
         return index, None, host_at, host, nofail, False, False, found
-    first = first_line(fixed, frozenset(spans))
+    first = first_line(fixed, spans)
     if first is None or (host_at is None and host is None):
         return None  # a host still to come marks the id pending
     keep, nofail = first
     return index, at, host_at, host, nofail, nofail and not check_all, keep, found
-
-
-def name_given(found: Values, name: str) -> bool:
-    """Whether the group ``name`` is there and not empty on every line of the shape."""
-    fixed, varying = found
-    return bool(fixed.get(name)) or any(v[0] == name for v in varying)
 
 
 class Shapes:
@@ -111,14 +101,21 @@ class Shapes:
         self.blind = blind  # indexes of the digit-blind failregexes
         self.check_all = check_all
         self.kept: dict[bytes, Entry | None] = {}
+        # the prefregex's groups something reads (see .groups)
         self._pref_names = tuple(
-            n for n in ({} if prefregex is None else prefregex.groupindex) if n != "content"
+            n for n in ({} if prefregex is None else prefregex.groupindex) if n in READ
         )
-        # the failregexes whose gate literals hold a digit: a shape cannot rule them out
         runs = [*by_other, *(r for rules in (by_first or {}).values() for r in rules)]
+        # the failregexes whose gate literals hold a digit: a shape cannot rule them out
         self._gate_digits = frozenset(
             r[0] for r in runs if r[2] is not None and any(_DIGIT.search(x) for x in r[2])
         )
+        # per failregex, the groups whose place in the line may be kept: those read, and
+        # the ALT_ groups that stand in for them
+        self._spanned = {
+            r[0]: tuple(n for n in _pattern(r).groupindex if n in READ or n.startswith("alt_"))
+            for r in runs
+        }
 
     def entry(self, text: str) -> tuple[Entry | None, bool]:
         """(what the regexes make of ``text``, None: nothing (no prefregex match, or an
@@ -168,7 +165,7 @@ class Shapes:
             if m is None:
                 continue
             groups = m.groupdict()
-            spans = {name: m.span(name) for name in groups}
+            spans = {name: m.span(name) for name in self._spanned[index]}
             for key, name in alt_names:
                 if groups[key] and not groups.get(name):
                     groups[name], spans[name] = groups[key], spans[key]
@@ -199,14 +196,23 @@ class Holds(dict[bytes, bool]):
     def __init__(self, literals: tuple[bytes, ...]) -> None:
         super().__init__()
         self.literals = literals
+        # one search for all of them: a few times quicker than one ``in`` each
+        longest_first = sorted(literals, key=len, reverse=True)
+        either = b"|".join(map(re.escape, longest_first)) if literals else rb"(?!)"  # none
+        self._search = re.compile(either).search
 
     def __missing__(self, zeroed: bytes) -> bool:
-        held = any(literal in zeroed for literal in self.literals)
+        held = self._search(zeroed) is not None
         if len(zeroed) <= MAX_SHAPE:
             if len(self) >= MAX_SHAPES:
                 self.clear()
             self[zeroed] = held
         return held
+
+
+def _pattern(run: Run) -> re.Pattern[str]:
+    """The failregex whose search ``run`` holds."""
+    return run[1].__self__  # type: ignore[attr-defined]
 
 
 def _any(regexes: Sequence[re.Pattern[str]], text: str) -> bool:
