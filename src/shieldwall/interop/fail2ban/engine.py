@@ -345,7 +345,7 @@ class FilterEngine:
                 failures: tuple[Failure, ...] = ()
                 ignored = False
                 buf = None
-                for index, search, literals, alt_names, values in rules:
+                for index, search, held, alt_names, values in rules:
                     if values is not None:
                         if late:
                             ignored = True
@@ -359,8 +359,8 @@ class FilterEngine:
                                 buf = line + "\n"
                             else:
                                 buf = line[content_at[0] : content_at[1]] + "\n"
-                        if literals is not None and not any(lit in buf for lit in literals):
-                            continue
+                        if held is not None and held(buf) is None:
+                            continue  # none of its literals: it cannot match
                         m = search(buf)
                         if m is None:
                             continue
@@ -373,9 +373,10 @@ class FilterEngine:
                         for alt, name in alt_names:
                             if fail[alt] and not fail.get(name):
                                 fail[name] = fail[alt]
-                        for name, value in materialise(pref_values, line).items():
-                            if name not in fail:
-                                fail[name] = value
+                        # the prefregex's groups, unless the failregex has them
+                        with_pref = materialise(pref_values, line)
+                        with_pref.update(fail)
+                        fail = with_pref
                     failure, stop, nofail = settle(index, fail, number, when, now)
                     ignored = ignored or nofail
                     if failure is not None:
