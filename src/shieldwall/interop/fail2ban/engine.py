@@ -9,15 +9,17 @@ literals it holds (:mod:`.dispatch`). Multi-line connection ids (``<F-MLFID>``,
 them (:mod:`.mlfid`). A filter with ``maxlines`` > 1 runs its failregexes over its last
 lines joined, as fail2ban's line buffer does (:mod:`.multiline`). A single-line filter
 whose regexes cannot tell digits apart runs them once per shape of line (:mod:`.shapes`,
-:mod:`.digits`), and tests each shape for the prefilter's literals once.
+:mod:`.digits`), tests each shape for the prefilter's literals once, and reads a chunk's
+dates and shapes before it takes its lines in order (:mod:`.prepass`). ``count`` gives
+what a jail counts (host, time, line) without a record per line.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from itertools import compress, repeat
-from operator import is_, itemgetter
+from itertools import compress
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from shieldwall.interop.fail2ban.digits import AS_ZERO, digit_blind
@@ -26,6 +28,7 @@ from shieldwall.interop.fail2ban.filter import FilterDefinition
 from shieldwall.interop.fail2ban.groups import materialise
 from shieldwall.interop.fail2ban.mlfid import MLFID_CACHE_SIZE, ConnectionIds
 from shieldwall.interop.fail2ban.multiline import LineBuffer
+from shieldwall.interop.fail2ban.prepass import cut, dates_of, entries_of
 from shieldwall.interop.fail2ban.scan import (
     literal_line_ends,
     numbered_lines,
@@ -33,10 +36,6 @@ from shieldwall.interop.fail2ban.scan import (
     scan_plan,
 )
 from shieldwall.interop.fail2ban.shapes import (
-    MAX_SHAPE,
-    MAX_SHAPES,
-    MISSING,
-    Entry,
     Holds,
     Run,
     Shapes,
@@ -209,79 +208,6 @@ class FilterEngine:
             return self._run_shapes(numbers, texts, zeroed, now, self._shapes, counting)
         return self._run_each(zip(numbers, texts, strict=True), now, counting)
 
-    def _dates(self, texts: Sequence[str], now: float) -> list[DateFound]:
-        """What :meth:`DateDetector.locate` finds in each line, in order, with one search
-        per head not seen before (see :meth:`DateDetector.heads`).
-
-        The first line of each new head is located, in order; every line of a head the
-        detector keeps then takes what its first found, without a call. From the first
-        line whose head is not kept (another template, no date), or at which another
-        template takes over, the lines are located one by one, as without this."""
-        dates = self.definition.dates
-        heads = dates.heads(now)
-        keys = list(map(_HEAD, texts))
-        founds: list[DateFound] = list(map(heads.get, keys))
-        if None not in founds:
-            return founds
-        locate = dates.locate
-        takeovers = dates.takeovers
-        # what each head found (heads may be emptied meanwhile)
-        table: dict[str, DateFound] = dict(heads)
-        stop = len(texts)
-        for i in list(compress(range(len(founds)), map(is_, founds, repeat(None)))):
-            key = keys[i]
-            if key in table:
-                continue  # a line before it in this chunk had its head
-            found = locate(texts[i], now)
-            if key not in heads or dates.takeovers != takeovers:
-                founds[i], stop = found, i  # one by one from here
-                break
-            table[key] = found
-        founds[:stop] = map(table.get, keys[:stop])
-        for j in range(stop + 1, len(texts)):
-            found = heads.get(keys[j])
-            founds[j] = locate(texts[j], now) if found is None else found
-        return founds
-
-    def _entries(
-        self,
-        texts: Sequence[str],
-        zeroed: Sequence[bytes | None],
-        founds: list[DateFound],
-        shapes: Shapes,
-    ) -> list[Entry | None]:
-        """What the regexes make of each line: its shape's entry (made for the shapes
-        not seen yet, kept when they hold for every line of the shape)."""
-        # the shape: the line's digits read as 0 without its date (its bytes' when they
-        # are its text: the zeroed bytes of an ASCII line)
-        keys = [
-            z[f[1] :] if z is not None and f is not None and not f[0] else _shape_key(t, z, f)
-            for t, z, f in zip(texts, zeroed, founds, strict=True)
-        ]
-        kept = shapes.kept
-        entries: list[Any] = list(map(kept.get, keys, repeat(MISSING)))  # type: ignore[arg-type]
-        if MISSING not in entries:
-            return entries
-        make = shapes.entry
-        for i in list(compress(range(len(entries)), map(is_, entries, repeat(MISSING)))):
-            text, key = texts[i], keys[i]
-            if not text:
-                entries[i] = None
-                continue
-            line = _cut(text, founds[i])
-            if key is None or len(key) > MAX_SHAPE:
-                entries[i] = make(line)[0]  # matched alone, never kept
-                continue
-            entry = kept.get(key, MISSING)  # a line before it in this chunk made it
-            if entry is MISSING:
-                entry, same = make(line)
-                if same:
-                    if len(kept) >= MAX_SHAPES:
-                        kept.clear()
-                    kept[key] = entry
-            entries[i] = entry
-        return entries
-
     def _run_shapes(
         self,
         numbers: Sequence[int],
@@ -296,8 +222,8 @@ class FilterEngine:
         (mostly at C speed, new shapes made together); then one loop takes each line
         with what it needs in local names, the date taken out inline (as :meth:`_undated`
         does)."""
-        founds = self._dates(texts, now)
-        entries = self._entries(texts, zeroed, founds, shapes)
+        founds = dates_of(self.definition.dates, texts, now)
+        entries = entries_of(shapes, texts, zeroed, founds)
         results: list[Any] = []
         append = results.append
         last = self._last_time
@@ -398,7 +324,7 @@ class FilterEngine:
         if found is None:
             return line, 0, 0, self._last_time
         start, end, when = found
-        line = _cut(line, found)
+        line = cut(line, found)
         if when is None:
             return line, start, end, self._last_time
         self._last_time = when
@@ -513,32 +439,8 @@ class FilterEngine:
 new = tuple.__new__
 
 
-DateFound = tuple[int, int, float | None] | None  # what DateDetector.locate finds
 #: a chunk's lines: their numbers, texts, and digits-as-0 bytes (see FilterEngine._select)
 Lines = tuple[Sequence[int], Sequence[str], Sequence["bytes | None"]]
-_HEAD = itemgetter(slice(None, 17))  # a line's head, as DateDetector.heads keys it
-
-
-def _cut(text: str, found: DateFound) -> str:
-    """``text`` without the date ``found`` in it: the date leaves the line, as in fail2ban."""
-    if found is None:
-        return text
-    start, end, _ = found
-    if start == 0:
-        return text[end:]
-    return text if start == end else text[:start] + text[end:]
-
-
-def _shape_key(text: str, zeroed: bytes | None, found: DateFound) -> bytes | None:
-    """A line's shape (see .shapes): its digits read as 0, without its date; None for a
-    line that is not ASCII."""
-    if zeroed is None:
-        line = _cut(text, found)
-        return line.encode().translate(AS_ZERO) if line.isascii() else None
-    if found is None:
-        return zeroed
-    start, end, _ = found
-    return zeroed[end:] if start == 0 else zeroed[:start] + zeroed[end:]
 
 
 def _text(raw: bytes) -> str:
