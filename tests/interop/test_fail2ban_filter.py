@@ -118,6 +118,9 @@ def test_filter_arguments_override_definition(tmp_path: Path) -> None:
                      "f.conf:2: unsupported option 'something' in [INCLUDES]", id="includes"),
         pytest.param("[Definition]\nthis line is wrong\n", "f.conf:2: cannot parse",
                      id="garbage-line"),
+        pytest.param("[Definition]\nfailregex = ^(?P<users>\\S+) from <HOST>\n",
+                     "names a group 'users': the connection-id merge keeps that name",
+                     id="merge-group"),
     ],
 )  # fmt: skip
 def test_problems_are_reported_with_file_and_line(tmp_path: Path, text: str, message: str) -> None:

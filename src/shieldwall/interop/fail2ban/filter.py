@@ -184,13 +184,26 @@ def _substitute_tags(config: Config, options: dict[str, Value], text: str, where
     raise ConfigError(where, "tag substitution does not terminate: look for a <tag> loop")
 
 
+#: Group names the connection-id merge keeps for itself (a set of users, a pending mark):
+#: a regex naming one would hand the merge a text where it keeps its own.
+_MERGE_OWN = ("users", "mlfpending")
+
+
 def _compile(source: str, where: str, what: str, use_dns: str, flags: int = 0) -> re.Pattern[str]:
     try:
-        return re.compile(expand_tags(source, use_dns), flags)
+        regex = re.compile(expand_tags(source, use_dns), flags)
     except re.error as exc:
         raise ConfigError(
             where, f"{what} {source[:120]!r} is not a valid regular expression: {exc}"
         ) from None
+    taken = [name for name in _MERGE_OWN if name in regex.groupindex]
+    if taken:
+        raise ConfigError(
+            where,
+            f"{what} {source[:120]!r} names a group {taken[0]!r}: the connection-id merge "
+            "keeps that name for itself; rename the group",
+        )
+    return regex
 
 
 def _rules(
