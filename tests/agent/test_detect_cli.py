@@ -170,3 +170,14 @@ def test_the_command_leaves_at_once_with_all_its_output(tmp_path: Path) -> None:
     assert done.stdout == inline.stdout and len(rows(done.stdout)) > 1000
     missing = subprocess.run([*run[:5], str(tmp_path / "none.log")], capture_output=True, text=True)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_output_the_system_refuses_is_one_line() -> None:
+    """A full disk under the output: one line saying so, exit 1, no traceback."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "shieldwall", "agent", "replay", str(DATA / "auth.log")],
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "No space left on device" in done.stderr

@@ -115,3 +115,39 @@ def test_a_commit_that_landed_but_was_reported_failed_is_streamed(
     assert hub.sec.stream.last_id == store.last_event_id()
     assert hub.sec.identities["alpha"].last_seq == 7, "the number was taken with the batch"
     assert len(hub.sec.council.consultations(hub.clock())) == 1
+
+
+def test_a_landed_commit_the_store_cannot_read_back_yet_is_streamed_on_the_next_change(
+    hub: Hub, member: SigningKey
+) -> None:
+    store = hub.sec.store
+    handed = store.commit_later
+    cut: list[int] = []
+
+    def answer_lost(tail: Any) -> Any:
+        future = handed(tail)
+        if cut:
+            return future
+        cut.append(1)
+        future.result()
+        lost: Future[Any] = Future()
+        lost.set_exception(sqlite3.OperationalError("server closed the connection unexpectedly"))
+        return lost
+
+    store.commit_later = answer_lost
+    reads = _fail_once(store, "events_after", sqlite3.OperationalError("disk I/O error"))
+    before = hub.sec.stream.last_id
+    first = {"signals": [_signal(hub, "203.0.113.44")]}
+    with TestClient(create_app(hub.sec, ticker=False), base_url="http://hub.test") as http:
+        assert (
+            http.post("/v1/signals", **_signed(hub, member, "alpha", 7, **first)).status_code == 503
+        )
+        assert reads and hub.sec._stale, "not caught up: the rebuild is tried again"
+        assert hub.sec.stream.last_id == before
+        second = {"signals": [_signal(hub, "203.0.113.45")]}
+        taken = http.post("/v1/signals", **_signed(hub, member, "alpha", 8, **second))
+        assert taken.is_success, taken.text
+    assert not hub.sec._stale
+    stored = [(i, kind, body) for i, _at, kind, body in store.events_after(before, 1000)]
+    streamed = [(e.id, e.kind, e.body) for e in hub.sec.stream.since(before, 1000)]
+    assert streamed == stored and len(stored) >= 2, "both batches' events, in order"

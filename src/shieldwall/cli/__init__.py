@@ -106,6 +106,11 @@ def script() -> NoReturn:
             sys.stdout.flush()
         except BrokenPipeError:
             code = code or 141
+        except OSError as exc:  # a full disk, a closed descriptor: say so, fail
+            print(
+                error_line(f"cannot write the output ({exc}): check where it goes"), file=sys.stderr
+            )
+            code = code or 1
         with contextlib.suppress(OSError):
             sys.stderr.flush()
         os._exit(code)
@@ -131,6 +136,15 @@ def _main(argv: Sequence[str] | None) -> tuple[int, bool]:
         return 130, False
     except BrokenPipeError:
         return 141, False
+    except OSError as exc:  # the system refused a read or write no command expected to fail
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            error_line(
+                f"{exc.strerror or exc}{where}: check the disk, the file and its permissions"
+            ),
+            file=sys.stderr,
+        )
+        return 1, False
 
 
 if __name__ == "__main__":

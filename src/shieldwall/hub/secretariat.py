@@ -174,8 +174,8 @@ class Secretariat(Committing, Recovery, ReplicaInputs):
         except Exception:
             self.council, self.identities, self.externals = kept
             raise
+        self._publish_landed()  # if the store fails here, the rebuild is tried again
         self._stale = False
-        self._publish_landed()
 
     def _publish_landed(self) -> None:
         """Stream what a commit whose answer was lost had recorded all the same.
