@@ -84,14 +84,13 @@ def test_a_short_replay_is_done_at_once(hub: Hub, member: SigningKey) -> None:
         assert http.post("/v1/signals", **_signed(hub, member, "alpha", 7, **batch)).is_success
 
 
-def test_a_commit_that_landed_but_was_reported_failed_is_streamed(
-    hub: Hub, member: SigningKey
-) -> None:
-    store = hub.sec.store
+def _answer_lost_once(store: Any) -> list[int]:
+    """The store's next commit lands, but its answer never comes back (a connection cut
+    just after the server committed); returns the log of cuts."""
     handed = store.commit_later
     cut: list[int] = []
 
-    def answer_lost(tail: Any) -> Any:  # the server commits; the answer never comes back
+    def answer_lost(tail: Any) -> Any:
         future = handed(tail)
         if cut:
             return future
@@ -102,6 +101,14 @@ def test_a_commit_that_landed_but_was_reported_failed_is_streamed(
         return lost
 
     store.commit_later = answer_lost
+    return cut
+
+
+def test_a_commit_that_landed_but_was_reported_failed_is_streamed(
+    hub: Hub, member: SigningKey
+) -> None:
+    store = hub.sec.store
+    cut = _answer_lost_once(store)
     before = hub.sec.stream.last_id
     batch = {"signals": [_signal(hub, "203.0.113.44")]}
     with TestClient(create_app(hub.sec, ticker=False), base_url="http://hub.test") as http:
@@ -121,20 +128,7 @@ def test_a_landed_commit_the_store_cannot_read_back_yet_is_streamed_on_the_next_
     hub: Hub, member: SigningKey
 ) -> None:
     store = hub.sec.store
-    handed = store.commit_later
-    cut: list[int] = []
-
-    def answer_lost(tail: Any) -> Any:
-        future = handed(tail)
-        if cut:
-            return future
-        cut.append(1)
-        future.result()
-        lost: Future[Any] = Future()
-        lost.set_exception(sqlite3.OperationalError("server closed the connection unexpectedly"))
-        return lost
-
-    store.commit_later = answer_lost
+    _answer_lost_once(store)
     reads = _fail_once(store, "events_after", sqlite3.OperationalError("disk I/O error"))
     before = hub.sec.stream.last_id
     first = {"signals": [_signal(hub, "203.0.113.44")]}

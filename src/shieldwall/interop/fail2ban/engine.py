@@ -303,10 +303,7 @@ class FilterEngine:
                         with_pref = materialise(pref_values, line)
                         with_pref.update(fail)
                         fail = with_pref
-                    failure, stop, nofail = settle(index, fail, number, when, now)
-                    ignored = ignored or nofail
-                    if failure is not None:
-                        failures += (failure,)
+                    failures, ignored, stop = settle(failures, ignored, index, fail, number, when, now)  # fmt: skip
                     if stop:
                         break
                 if failures or ignored:
@@ -331,24 +328,31 @@ class FilterEngine:
         return line, start, end, when
 
     def _settle(
-        self, index: int, fail: dict[str, Any], number: int, when: float | None, now: float
-    ) -> tuple[Failure | None, bool, bool]:
-        """(the failure a failregex's groups make, whether the line's other failregexes
-        are left untried, whether the line is a helper not counted): connection ids
-        merged as fail2ban merges them."""
+        self,
+        failures: tuple[Failure, ...],
+        ignored: bool,
+        index: int,
+        fail: dict[str, Any],
+        number: int,
+        when: float | None,
+        now: float,
+    ) -> tuple[tuple[Failure, ...], bool, bool]:
+        """A line's ``failures`` and ``ignored`` with what failregex ``index``'s groups
+        make of it added, and whether its other failregexes are left untried: connection
+        ids merged as fail2ban merges them; a helper line is ignored, never counted."""
         check_all = self.check_all
         mlfid = fail.get("mlfid")
         if mlfid is not None:
             fail = self._ids.merge(mlfid, fail, number, when if when is not None else now)
             if fail.get("nofail") and not check_all:
-                return None, True, True  # a helper line: reported, never counted
+                return failures, True, True  # a helper line: reported, never counted
         host = fail.get("ip4") or fail.get("ip6") or fail.get("dns") or fail.get("fid")
         if host is None and mlfid is not None:
             fail["mlfpending"] = 1  # the id's host may come on a later line
             if not check_all:
-                return None, True, False
+                return failures, ignored, True
         nofail = bool(fail.get("nofail"))
-        return new(Failure, (index, host, nofail)), not check_all, nofail
+        return (*failures, new(Failure, (index, host, nofail))), ignored or nofail, not check_all
 
     def _run_each(
         self, lines: Iterable[tuple[int, str]], now: float, counting: float | None
@@ -424,10 +428,7 @@ class FilterEngine:
                     for name, group in pref_groups:
                         if name not in fail:
                             fail[name] = pm.group(group)
-                failure, stop, nofail = settle(index, fail, number, when, now)
-                ignored = ignored or nofail
-                if failure is not None:
-                    failures += (failure,)
+                failures, ignored, stop = settle(failures, ignored, index, fail, number, when, now)  # fmt: skip
                 if stop:
                     break
             if failures or ignored:
