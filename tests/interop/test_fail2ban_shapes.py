@@ -410,12 +410,16 @@ def test_an_id_taken_without_a_merge_merges_its_next_line_as_before() -> None:
         "Mar  3 06:00:01 h sshd[7]: Failed password for admin from 192.0.2.1 port 2 ssh2",
         "Mar  3 06:00:02 h sshd[7]: Disconnecting: Too many authentication failures [preauth]",
     ]
-    data = ("\n".join(lines) + "\n").encode()
     engine = FilterEngine(load_filter(SSHD))
-    found = engine.feed(data, TEST_NOW)
+    first = engine.feed((lines[0] + "\n").encode(), TEST_NOW)
+    (kept,) = engine._ids.known.values()
+    assert isinstance(kept[1], tuple), "the new id was kept without a merge"
+    found = first + engine.feed(("\n".join(lines[1:]) + "\n").encode(), TEST_NOW)
+    (merged,) = engine._ids.known.values()
+    assert isinstance(merged[1], dict) and merged[1]["users"] == {"root", "admin"}
+    data = ("\n".join(lines) + "\n").encode()
     assert found == _results(load_filter(SSHD), [data], shapes=False, check_all=False)
     assert [r.host for r in found] == ["192.0.2.1"] * 3
-    assert isinstance(engine._ids.known, dict) and len(engine._ids) == 1
 
 
 # -- a chunk's dates and shapes read at once: what reading its lines one by one gives --

@@ -107,10 +107,8 @@ def script() -> NoReturn:
         except BrokenPipeError:
             code = code or 141
         except OSError as exc:  # a full disk, a closed descriptor: say so, fail
-            print(
-                error_line(f"cannot write the output ({exc}): check where it goes"), file=sys.stderr
-            )
-            code = code or 1
+            refused = _refused(exc)
+            code = code or refused
         with contextlib.suppress(OSError):
             sys.stderr.flush()
         os._exit(code)
@@ -137,14 +135,17 @@ def _main(argv: Sequence[str] | None) -> tuple[int, bool]:
     except BrokenPipeError:
         return 141, False
     except OSError as exc:  # the system refused a read or write no command expected to fail
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(
-            error_line(
-                f"{exc.strerror or exc}{where}: check the disk, the file and its permissions"
-            ),
-            file=sys.stderr,
-        )
-        return 1, False
+        return _refused(exc), False
+
+
+def _refused(exc: OSError) -> int:
+    """Say in one line what the system refused; the exit code."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    print(
+        error_line(f"{exc.strerror or exc}{where}: check the disk, the file and its permissions"),
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":

@@ -138,7 +138,7 @@ class BucketTable:
                 if offence is not None:
                     offences.append((line, offence))
         if routed and prefixed is not None:  # apart from these buckets: merged by line
-            offences = sorted([*offences, *prefixed.add_all(routed)], key=_line)
+            offences = sorted([*offences, *prefixed.add_all(routed)], key=by_line)
         return offences
 
     def _head(self, key: bytes) -> float:
@@ -183,7 +183,9 @@ class BucketTable:
 _new = tuple.__new__
 
 
-def _line(item: tuple[int, Offence]) -> int:
+def by_line(item: tuple[int, Offence]) -> int:
+    """The line of an ``(line, offence)`` pair (or of a ``(line << SHIFT | scenario,
+    offence)`` one): the key that puts offences in line order."""
     return item[0]
 
 

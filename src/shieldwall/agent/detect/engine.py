@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from shieldwall.agent.detect.buckets import BucketTable, Offence
+from shieldwall.agent.detect.buckets import BucketTable, Offence, by_line
 from shieldwall.agent.detect.config import DetectConfig
 from shieldwall.agent.detect.finders import MAX_SCENARIOS, SHIFT, hit_lines
 from shieldwall.agent.detect.prefixes import count_prefixes
@@ -143,7 +143,7 @@ class DetectionEngine:
             if more:
                 offences = [*offences, *((n << SHIFT | index, o) for n, o in more)]
         if len(scans) > 1 or len(scans) < len(self._plans):
-            offences.sort(key=_first)
+            offences.sort(key=by_line)
             if self.record_events and len(events) > first_event:
                 order = {name: index for index, (name, *_) in enumerate(self._plans)}
                 events[first_event:] = sorted(
@@ -221,12 +221,8 @@ class DetectionEngine:
                 raised = plan[3].add_all(batch)
                 offences += [(number << SHIFT | index, o) for number, o in raised]
         if len(plans) > 1:
-            offences.sort(key=_first)  # in line order, as one pass over the lines gives
+            offences.sort(key=by_line)  # in line order, as one pass over the lines gives
         return offences
-
-
-def _first(item: tuple[int, Offence]) -> int:
-    return item[0]
 
 
 def _record(events: list[Event], name: str, number: int, source: bytes, when: float) -> None:

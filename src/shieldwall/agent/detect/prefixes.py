@@ -24,7 +24,7 @@ from functools import lru_cache
 # of its functions.
 from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton  # isort: skip
 
-from shieldwall.agent.detect.buckets import BucketTable, Offence
+from shieldwall.agent.detect.buckets import BucketTable, Offence, by_line
 
 SPREAD_KEPT = 8  # addresses remembered per prefix: two already tell "several"
 OFF_V6, OFF_V4 = 128, 32  # a prefix as long as an address: counted per address only
@@ -119,15 +119,11 @@ class PrefixTable:
             if sum(1 for at in spread.values() if at >= first) > 1 or self._alerted(prefix):
                 own[line] = offence
             # else one address: its own bucket reports it (if it overflowed), not its prefix
-        return sorted(own.items(), key=_line)
+        return sorted(own.items(), key=by_line)
 
     def _alerted(self, prefix: bytes) -> bool:
         watch = self.prefixes.watch
         return watch is not None and watch(prefix) is not None
-
-
-def _line(item: tuple[int, Offence]) -> int:
-    return item[0]
 
 
 @lru_cache(maxsize=4096)

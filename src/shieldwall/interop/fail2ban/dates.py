@@ -124,11 +124,7 @@ class DateDetector:
             if SYSLOG_HEAD.fullmatch(head) is not None:
                 # The template's fields are at fixed places in such a head (see there):
                 # read without its search, as the search would have read them.
-                if time.tzname is not self._tzname:  # time.tzset() ran (as in _search)
-                    self._tzname = time.tzname
-                    self._now = float("nan")
-                    for c in self._caches:
-                        c.clear()
+                self._follow_zone()
                 parsed = _syslog_fields(head)
                 found = 0, 15, self._time(parsed, now)
                 if len(heads) >= HEADS_SIZE:
@@ -163,11 +159,7 @@ class DateDetector:
         start, end = m.span(group)
         if start == end:  # a template that only says "the date is not on this line"
             return start, end, None
-        if time.tzname is not self._tzname:  # time.tzset() ran: local stamps may differ now
-            self._tzname = time.tzname
-            self._now = float("nan")
-            for c in self._caches:
-                c.clear()
+        self._follow_zone()
         text = line[start:end]
         entry = cache.get(text)
         if entry is None:
@@ -180,6 +172,14 @@ class DateDetector:
             entry.placed = self._time(entry, now)
             entry.placed_for = now
         return start, end, entry.placed
+
+    def _follow_zone(self) -> None:
+        """Forget the local stamps made before ``time.tzset()`` changed the zone."""
+        if time.tzname is not self._tzname:
+            self._tzname = time.tzname
+            self._now = float("nan")
+            for c in self._caches:
+                c.clear()
 
     def _match(self, line: str) -> tuple[re.Match[str], _Fast] | None:
         """fail2ban's choice of template when the last one (tried first, in :meth:`locate`)

@@ -127,6 +127,7 @@ class FilterEngine:
             self._shapes = Shapes(
                 pref, self._content, [i.regex for i in definition.ignoreregex],
                 self._ignore_early, self._by_first, self._by_other, blind, check_all,
+                {rule.index: rule.regex for rule in definition.failregex},
             )  # fmt: skip
         # The prefilter as a test of each line's shape, when no literal holds a digit.
         literals = definition.prefilter_literals

@@ -87,7 +87,7 @@ class ConnectionIds:
         users: set[str] | None
         if entry is not None:
             groups = entry[1]
-            if isinstance(groups, tuple):  # kept by keep(): made now, as merge would have
+            if isinstance(groups, tuple):  # kept without a merge: made now, as merge would have
                 groups = materialise(*groups)
                 groups.pop("mlfforget", None)
                 cache[mlfid] = (entry[0], groups)

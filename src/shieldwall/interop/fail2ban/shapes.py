@@ -18,8 +18,8 @@ varying letters only makes the memo start again, never grow.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, AnyStr
 
 from shieldwall.interop.fail2ban.groups import HOSTS, NO_VALUES, READ, Values, values
 from shieldwall.interop.fail2ban.mlfid import first_line
@@ -92,6 +92,7 @@ class Shapes:
         by_other: tuple[Run, ...],
         blind: frozenset[int],
         check_all: bool,
+        regexes: Mapping[int, re.Pattern[str]],
     ) -> None:
         self.prefregex = prefregex
         self.content_group = content_group
@@ -111,13 +112,13 @@ class Shapes:
         self._gate_digits = frozenset(
             r[0] for r in runs if r[2] is not None and any(_DIGIT.search(x) for x in r[2])
         )
-        # per failregex, its gate as one search (a line holds one of the literals)
-        self._held = {r[0]: None if r[2] is None else _either(r[2]) for r in runs}
+        # per failregex run on each line, its gate as one search (made when first needed)
+        self._held = _Gates({r[0]: r[2] for r in runs})
         # per failregex, the groups whose place in the line may be kept: those read, and
         # the ALT_ groups that stand in for them
         self._spanned = {
-            r[0]: tuple(n for n in _pattern(r).groupindex if n in READ or n.startswith("alt_"))
-            for r in runs
+            index: tuple(n for n in regex.groupindex if n in READ or n.startswith("alt_"))
+            for index, regex in regexes.items()
         }
 
     def entry(self, text: str) -> tuple[Entry | None, bool]:
@@ -199,11 +200,7 @@ class Holds(dict[bytes, bool]):
 
     def __init__(self, literals: tuple[bytes, ...]) -> None:
         super().__init__()
-        self.literals = literals
-        # one search for all of them: a few times quicker than one ``in`` each
-        longest_first = sorted(literals, key=len, reverse=True)
-        either = b"|".join(map(re.escape, longest_first)) if literals else rb"(?!)"  # none
-        self._search = re.compile(either).search
+        self._search = either(literals)
 
     def __missing__(self, zeroed: bytes) -> bool:
         held = self._search(zeroed) is not None
@@ -214,15 +211,33 @@ class Holds(dict[bytes, bool]):
         return held
 
 
-def _either(literals: Sequence[str]) -> Callable[[str], object]:
-    """A search for any of ``literals`` (None when none is in the text): one call, a few
-    times quicker than one ``in`` each."""
-    return re.compile("|".join(map(re.escape, sorted(literals, key=len, reverse=True)))).search
+def either(literals: Sequence[AnyStr]) -> Callable[[AnyStr], object]:
+    """A search for any of ``literals``, text or bytes (it finds None when none is in
+    the text; with no literals it never finds one): one call, a few times quicker than
+    one ``in`` each."""
+    if not literals:
+        return _never
+    longest_first = sorted(literals, key=len, reverse=True)
+    bar = "|" if isinstance(longest_first[0], str) else b"|"
+    return re.compile(bar.join(map(re.escape, longest_first))).search
 
 
-def _pattern(run: Run) -> re.Pattern[str]:
-    """The failregex whose search ``run`` holds."""
-    return run[1].__self__  # type: ignore[attr-defined]
+def _never(text: str | bytes) -> None:
+    return None
+
+
+class _Gates(dict[int, "Callable[[str], object] | None"]):
+    """A failregex's index -> its gate literals as one search (None: no gate), made when
+    first asked: only the failregexes run on each line use it."""
+
+    def __init__(self, literals: Mapping[int, tuple[str, ...] | None]) -> None:
+        super().__init__()
+        self._literals = literals
+
+    def __missing__(self, index: int) -> Callable[[str], object] | None:
+        literals = self._literals[index]
+        gate = self[index] = None if literals is None else either(literals)
+        return gate
 
 
 def _any(regexes: Sequence[re.Pattern[str]], text: str) -> bool:
